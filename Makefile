@@ -11,18 +11,18 @@ PYTHON_VERSION = $(shell $(PY) -c 'import sys; print("%d.%d" % sys.version_info[
 export PATH := $(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(ROOT)/ansible.cfg
 
-.PHONY: help setup test sanity lint changelog-lint units molecule demo lab-up lab-down bench build
+.PHONY: help setup test sanity lint changelog-lint units lab-tests molecule demo lab-up lab-down bench build
 
 help:
 	@echo "make demo    the whole story against the offline lab (sets itself up)"
 	@echo "make test    every test: sanity, lint, unit, integration, Molecule (sets itself up)"
-	@echo "make setup | sanity | lint | units | molecule | build | lab-up | lab-down | bench"
+	@echo "make setup | sanity | lint | units | lab-tests | molecule | build | lab-up | lab-down [KEEP=1] | bench"
 
 setup:
 	@scripts/setup.sh
 
 test: setup
-	@scripts/run-tests.sh sanity lint changelog-lint units build molecule
+	@scripts/run-tests.sh sanity lint changelog-lint units lab build molecule
 
 sanity: setup
 	@scripts/run-tests.sh sanity
@@ -43,8 +43,18 @@ build: setup
 	@ansible-galaxy collection build --force --output-path .build/dist .
 	@scripts/run-tests.sh build
 
-demo lab-up lab-down:
-	@echo "make $@: not yet — the offline lab (ARM emulator and Kubernetes control plane) has not landed." >&2; exit 2
+lab-up: setup
+	@PYTHONPATH=tests $(PY) -m lab up
 
-bench:
-	@echo "make bench: not yet — there is nothing to benchmark until the lab has landed." >&2; exit 2
+lab-down: setup
+	@PYTHONPATH=tests $(PY) -m lab down $(if $(KEEP),--keep)
+
+lab-tests: setup
+	@scripts/run-tests.sh lab
+
+bench: setup
+	@mkdir -p bench/results
+	@PYTHONPATH=tests $(PY) bench/arm_emulator.py
+
+demo:
+	@echo "make demo: not yet — the Kubernetes side of the lab and the roles have not landed." >&2; exit 2

@@ -34,6 +34,11 @@ suite_units() {
     (cd "$root" && PYTHONPATH="$root/.build" python -m pytest -p no:cacheprovider -q tests/unit)
 }
 
+suite_lab() {
+    # The offline lab's own tests: each fixture starts what it needs on free loopback ports.
+    (cd "$root" && PYTHONPATH="$root/tests" python -m pytest -p no:cacheprovider -q tests/lab)
+}
+
 suite_build() {
     # The built tarball must carry the collection and nothing of the lab, caches or venvs, and
     # install offline (with its kubernetes.core dependency given beside it) into an empty folder.

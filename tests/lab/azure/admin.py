@@ -1,0 +1,180 @@
+"""The lab's admin API under ``/_lab/`` (never under ARM paths; no authentication, loopback only).
+
+- ``GET /_lab/health``
+- ``GET /_lab/requests?since=N`` → ``{"requests": [{"seq", "method", "path", "status", "ms"}, …]}``
+- ``GET|POST|DELETE /_lab/faults``, ``DELETE /_lab/faults/{id}``: fault rules (see ``faults.py``)
+- ``GET|PUT /_lab/profile`` ``{"name": "fast"|"realistic", "overrides": {"vm.attach": 2.0, …}}``
+- ``GET|POST /_lab/config``: ``kubeconfig``, ``principalReplicationDelaySeconds``, ``onlineResize``,
+  ``tokenLifetimeSeconds``
+- ``GET|POST /_lab/principals``: the directory (``displayName``, ``principalType``, ``appId``,
+  ``secret``, ``objectId``, ``federatedCredentials``); an application gets a client secret
+- ``GET /_lab/operations?status=InProgress``: long-running operations
+- ``POST /_lab/reset``: forget every resource, operation and principal
+- ``GET /_lab/disks/{ref}/bytes?offset=&length=`` (default: up to the last written byte) and
+  ``POST /_lab/disks/{ref}/append`` (raw body): the contents of a disk or snapshot, named by its
+  ARM resource id or uniqueId
+"""
+
+import json
+
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from .diskfiles import DiskFullError
+from .identity import new_secret
+from .models import authorization
+
+
+def _lab(request):
+    return request.app.state.lab
+
+
+async def _json(request):
+    raw = await request.body()
+    try:
+        return json.loads(raw) if raw else {}
+    except ValueError as exc:
+        raise ValueError(f"the body is not JSON: {exc}") from exc
+
+
+def _bad(message, status=400):
+    return JSONResponse({"error": message}, status_code=status)
+
+
+async def health(_request):
+    """Liveness."""
+    return JSONResponse({"status": "ok"})
+
+
+async def requests(request):
+    """The request log after ``since``."""
+    since = int(request.query_params.get("since", 0))
+    return JSONResponse({"requests": request.app.state.request_log.since(since)})
+
+
+async def faults(request):
+    """List, add or clear fault rules."""
+    registry = request.app.state.faults
+    if request.method == "POST":
+        try:
+            rule = registry.add(await _json(request))
+        except (TypeError, ValueError) as exc:
+            return _bad(str(exc))
+        return JSONResponse(rule.public(), status_code=201)
+    if request.method == "DELETE":
+        registry.remove()
+    return JSONResponse({"faults": [rule.public() for rule in registry.rules]})
+
+
+async def fault(request):
+    """Remove one fault rule."""
+    request.app.state.faults.remove(request.path_params["rule"])
+    return Response(status_code=204)
+
+
+async def profile(request):
+    """Show or switch the latency profile."""
+    lab = _lab(request)
+    if request.method == "PUT":
+        try:
+            spec = await _json(request)
+            lab.set_profile(spec.get("name", lab.profile.name), spec.get("overrides"))
+        except ValueError as exc:
+            return _bad(str(exc))
+    return JSONResponse(lab.profile.describe())
+
+
+async def config(request):
+    """Show or change runtime settings."""
+    lab = _lab(request)
+    if request.method == "POST":
+        try:
+            lab.set_config(await _json(request))
+        except ValueError as exc:
+            return _bad(str(exc))
+    return JSONResponse(lab.all_config())
+
+
+async def principals(request):
+    """List or register directory objects."""
+    lab = _lab(request)
+    if request.method == "GET":
+        return JSONResponse({"principals": [principal.public() for principal in lab.store.principals()]})
+    try:
+        spec = await _json(request)
+    except ValueError as exc:
+        return _bad(str(exc))
+    if not spec.get("displayName"):
+        return _bad("displayName is required")
+    secret = spec.get("secret") or (new_secret() if spec.get("appId") else None)
+    with lab.store.transaction():
+        principal = authorization.add_principal(lab, spec["displayName"], spec.get("principalType", "ServicePrincipal"),
+                                                app_id=spec.get("appId"), secret=secret, object_id=spec.get("objectId"),
+                                                federated=spec.get("federatedCredentials"))
+    return JSONResponse(principal.public() | {"secret": secret}, status_code=201)
+
+
+async def operations(request):
+    """Long-running operations, optionally of one status."""
+    lab = _lab(request)
+    status = request.query_params.get("status")
+    return JSONResponse({"operations": [
+        {"id": operation.id, "kind": operation.kind, "resourceId": operation.resource_id, "status": operation.status,
+         "started": operation.started, "deadline": operation.deadline, "ended": operation.ended, "error": operation.error}
+        for operation in lab.store.operations(status)]})
+
+
+async def reset(request):
+    """Forget everything but credentials and settings."""
+    lab = _lab(request)
+    lab.reset()
+    request.app.state.faults.remove()
+    return JSONResponse({"status": "reset"})
+
+
+def _image(lab, ref):
+    """The image of a disk or snapshot named by its ARM id or its uniqueId."""
+    if "/" in ref:
+        resource = lab.store.get("/" + ref.lstrip("/"))
+        return resource.internal.get("image") if resource else None
+    return ref.lower() if lab.store.has_image(ref.lower()) else None
+
+
+async def disk_bytes(request):
+    """Read bytes of a disk or snapshot."""
+    lab = _lab(request)
+    image = _image(lab, request.path_params["ref"])
+    if image is None:
+        return _bad("no such disk or snapshot", 404)
+    offset = int(request.query_params.get("offset", 0))
+    length = request.query_params.get("length")
+    data = lab.disks.read(image, offset, int(length) if length is not None else None)
+    return Response(data, media_type="application/octet-stream")
+
+
+async def disk_append(request):
+    """Append bytes after the last written byte of a disk."""
+    lab = _lab(request)
+    image = _image(lab, request.path_params["ref"])
+    if image is None:
+        return _bad("no such disk or snapshot", 404)
+    try:
+        end = lab.disks.append(image, await request.body())
+    except DiskFullError as exc:
+        return _bad(str(exc), 507)
+    return JSONResponse({"dataEnd": end})
+
+
+ROUTES = [
+    Route("/_lab/health", health),
+    Route("/_lab/requests", requests),
+    Route("/_lab/faults", faults, methods=["GET", "POST", "DELETE"]),
+    Route("/_lab/faults/{rule}", fault, methods=["DELETE"]),
+    Route("/_lab/profile", profile, methods=["GET", "PUT"]),
+    Route("/_lab/config", config, methods=["GET", "POST"]),
+    Route("/_lab/principals", principals, methods=["GET", "POST"]),
+    Route("/_lab/operations", operations),
+    Route("/_lab/reset", reset, methods=["POST"]),
+    Route("/_lab/disks/{ref:path}/bytes", disk_bytes),
+    Route("/_lab/disks/{ref:path}/append", disk_append, methods=["POST"]),
+]

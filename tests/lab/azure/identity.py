@@ -1,0 +1,242 @@
+"""An Entra ID (Azure AD) look-alike: OpenID discovery, the token endpoint, ARM token checks, cloud metadata.
+
+Mirrored behaviour:
+- ``GET /{tenant}/v2.0/.well-known/openid-configuration`` as MSAL reads it (issuer equal to the
+  authority, https ``token_endpoint``);
+- ``POST /{tenant}/oauth2/v2.0/token`` (and the v1 ``/oauth2/token`` with ``resource=``) for the
+  client-credentials grant with a client secret or a federated client assertion (workload
+  identity); errors in AAD's shape (``invalid_client`` AADSTS7000215 for a wrong secret, …);
+- ARM answers 401 with an ARM error body (``AuthenticationFailed``, ``InvalidAuthenticationToken``,
+  ``ExpiredAuthenticationToken``) and a ``WWW-Authenticate`` challenge when the bearer token is
+  missing, not issued by this lab, for another audience, or expired;
+- ``GET /metadata/endpoints`` describes the cloud for custom-cloud clients (one cloud object,
+  Azure Stack style with the newer keys too); ``GET /metadata/clouds`` is the list form that
+  loaders of a whole metadata URL expect.
+
+Tokens are JWTs signed with HS256 and a key kept in the state database, so tokens issued before a
+restart stay valid, like AAD tokens across an ARM restart.
+"""
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import time
+import uuid
+
+from .arm import ArmError, timestamp
+
+ARM_AUDIENCES = ("https://management.core.windows.net", "https://management.azure.com")
+FEDERATION_AUDIENCE = "api://AzureADTokenExchange"
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+
+def _b64(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text):
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _audience(value):
+    """Normalise a resource / scope to compare audiences: no ``/.default``, no trailing or doubled slash."""
+    value = value.strip()
+    if value.endswith("/.default"):
+        value = value[: -len("/.default")]
+    return value.rstrip("/").lower()
+
+
+def decode_unverified(token):
+    """The claims of a JWT, without checking its signature (for federated assertions)."""
+    try:
+        return json.loads(_unb64(token.split(".")[1]))
+    except (IndexError, ValueError) as exc:
+        raise ValueError("not a JWT") from exc
+
+
+class AadError(Exception):
+    """A token endpoint error in AAD's JSON shape."""
+
+    def __init__(self, status, error, aadsts, description):
+        super().__init__(description)
+        self.status = status
+        self.body = {
+            "error": error,
+            "error_description": f"AADSTS{aadsts}: {description}\r\nTrace ID: {uuid.uuid4()}\r\nTimestamp: {timestamp()}",
+            "error_codes": [aadsts],
+            "timestamp": timestamp(),
+            "trace_id": str(uuid.uuid4()),
+            "correlation_id": str(uuid.uuid4()),
+            "error_uri": f"https://login.microsoftonline.com/error?code={aadsts}",
+        }
+
+
+class Identity:
+    """The lab tenant: issues tokens to registered applications and checks them on ARM calls."""
+
+    def __init__(self, emulator):
+        self.emulator = emulator
+        self.key = emulator.credentials["signing_key"].encode()
+        self._checked = {}
+
+    @property
+    def tenant(self):
+        """The lab tenant id."""
+        return self.emulator.credentials["tenant_id"]
+
+    def audiences(self):
+        """Audiences ARM accepts: the public ARM ones and this cloud's own endpoint."""
+        return {_audience(value) for value in ARM_AUDIENCES + (self.emulator.base_url,)}
+
+    # discovery
+    def openid_configuration(self, tenant):
+        """The OpenID Connect discovery document of the lab authority."""
+        self._check_tenant(tenant)
+        authority = f"{self.emulator.base_url}/{tenant}"
+        return {
+            "issuer": f"{authority}/v2.0",
+            "authorization_endpoint": f"{authority}/oauth2/v2.0/authorize",
+            "token_endpoint": f"{authority}/oauth2/v2.0/token",
+            "device_authorization_endpoint": f"{authority}/oauth2/v2.0/devicecode",
+            "jwks_uri": f"{authority}/discovery/v2.0/keys",
+            "response_types_supported": ["code", "id_token", "code id_token", "token id_token", "token"],
+            "subject_types_supported": ["pairwise"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
+            "grant_types_supported": ["client_credentials"],
+            "scopes_supported": ["openid", "profile", "email", "offline_access"],
+            "tenant_region_scope": "EU",
+            "cloud_instance_name": "kubedisk.lab",
+        }
+
+    def cloud(self):
+        """The custom cloud description for ``/metadata/endpoints``."""
+        base = self.emulator.base_url
+        return {
+            "name": "KubediskLab",
+            "resourceManager": f"{base}/",
+            "authentication": {
+                "loginEndpoint": f"{base}/",
+                "audiences": [f"{audience}/" for audience in ARM_AUDIENCES] + [f"{base}/"],
+                "tenant": self.tenant,
+                "identityProvider": "AAD",
+            },
+            "suffixes": {"storage": "core.windows.net", "keyVaultDns": "vault.azure.net", "acrLoginServer": "azurecr.io",
+                         "sqlServerHostname": "database.windows.net"},
+            "portal": f"{base}/portal",
+            "graph": f"{base}/graph/",
+            "microsoftGraphResourceId": f"{base}/msgraph/",
+            "activeDirectoryDataLake": f"{base}/",
+            "batch": f"{base}/",
+            "media": f"{base}/",
+            "sqlManagement": f"{base}/",
+            "gallery": f"{base}/",
+            "galleryEndpoint": f"{base}/",
+            "graphEndpoint": f"{base}/graph/",
+            "portalEndpoint": f"{base}/portal/",
+        }
+
+    # token endpoint
+    def token(self, tenant, form):
+        """Answer a client-credentials token request (``form`` is the decoded body); raises AadError."""
+        self._check_tenant(tenant)
+        if form.get("grant_type") != "client_credentials":
+            raise AadError(400, "unsupported_grant_type", 70003, "The app requested an unsupported grant type.")
+        scope = form.get("scope") or form.get("resource")
+        if not scope:
+            raise AadError(400, "invalid_request", 900144, "The request body must contain the following parameter: 'scope'.")
+        audience = _audience(scope.split()[0])
+        if audience not in self.audiences():
+            raise AadError(400, "invalid_scope", 70011, f"The provided value for the input parameter 'scope' is not valid. The scope {scope} is not valid.")
+        client_id = form.get("client_id", "")
+        principal = self.emulator.store.principal_by_app(client_id)
+        if principal is None:
+            raise AadError(400, "unauthorized_client", 700016,
+                           f"Application with identifier '{client_id}' was not found in the directory '{tenant}'.")
+        if form.get("client_assertion_type") == ASSERTION_TYPE:
+            self._check_assertion(principal, form.get("client_assertion", ""))
+        elif not principal.secret or not hmac.compare_digest(principal.secret, form.get("client_secret", "")):
+            raise AadError(401, "invalid_client", 7000215,
+                           f"Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, "
+                           f"not the client secret ID, for a secret added to app '{client_id}'.")
+        lifetime = int(self.emulator.config("tokenLifetimeSeconds"))
+        now = int(time.time())
+        claims = {"aud": scope.split()[0].replace("/.default", "").rstrip("/") + "/", "iss": f"https://sts.windows.net/{self.tenant}/",
+                  "iat": now, "nbf": now, "exp": now + lifetime, "appid": client_id, "oid": principal.object_id,
+                  "sub": principal.object_id, "tid": self.tenant, "idtyp": "app", "ver": "1.0"}
+        return {"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime, "access_token": self._sign(claims)}
+
+    def _check_tenant(self, tenant):
+        if tenant.lower() not in (self.tenant.lower(), "organizations", "common"):
+            raise AadError(400, "invalid_request", 90002, f"Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID.")
+
+    @staticmethod
+    def _check_assertion(principal, assertion):
+        """A federated credential matches the assertion's issuer, subject and audience (the issuer's signature is not checked)."""
+        try:
+            claims = decode_unverified(assertion)
+        except ValueError as exc:
+            raise AadError(400, "invalid_request", 50027, "JWT token is invalid or malformed.") from exc
+        if claims.get("exp", 0) < time.time():
+            raise AadError(400, "invalid_client", 700024, "Client assertion is not within its valid time range.")
+        audiences = claims.get("aud") if isinstance(claims.get("aud"), list) else [claims.get("aud")]
+        for record in principal.federated:
+            if (record.get("issuer") == claims.get("iss") and record.get("subject") == claims.get("sub")
+                    and set(record.get("audiences", [FEDERATION_AUDIENCE])) & set(audiences)):
+                return
+        raise AadError(400, "invalid_client", 70021,
+                       f"No matching federated identity record found for presented assertion. Assertion Issuer: '{claims.get('iss')}'. "
+                       f"Assertion Subject: '{claims.get('sub')}'. Assertion Audience: '{','.join(map(str, audiences))}'.")
+
+    def _sign(self, claims):
+        header = _b64(json.dumps({"typ": "JWT", "alg": "HS256", "kid": "lab"}).encode())
+        payload = _b64(json.dumps(claims, separators=(",", ":")).encode())
+        signature = _b64(hmac.new(self.key, f"{header}.{payload}".encode(), hashlib.sha256).digest())
+        return f"{header}.{payload}.{signature}"
+
+    # ARM side
+    def authenticate(self, authorization):
+        """The claims of a valid bearer token from an ``Authorization`` header, else an ArmError 401."""
+        if not authorization:
+            raise self._challenge("AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.")
+        scheme, _sep, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise self._challenge("AuthenticationFailed", "Authentication failed. The 'Authorization' header is not in the 'Bearer <token>' form.")
+        claims = self._checked.get(token) or self._verify(token)
+        if claims["exp"] <= time.time():
+            self._checked.pop(token, None)
+            raise self._challenge(
+                "ExpiredAuthenticationToken",
+                f"The access token expiry UTC time '{timestamp(claims['exp'])}' is earlier than current UTC time '{timestamp()}'.")
+        return claims
+
+    def _verify(self, token):
+        try:
+            header, payload, signature = token.split(".")
+            expected = _b64(hmac.new(self.key, f"{header}.{payload}".encode(), hashlib.sha256).digest())
+            if not hmac.compare_digest(expected, signature):
+                raise ValueError("bad signature")
+            claims = json.loads(_unb64(payload))
+        except ValueError as exc:
+            raise self._challenge("InvalidAuthenticationToken", "The access token is invalid.") from exc
+        if _audience(claims.get("aud", "")) not in self.audiences():
+            raise self._challenge("InvalidAuthenticationTokenAudience",
+                                  f"The access token has been obtained for wrong audience or resource '{claims.get('aud')}'.")
+        if claims.get("tid") != self.tenant:
+            raise self._challenge("InvalidAuthenticationTokenTenant", f"The access token is from the wrong issuer '{claims.get('iss')}'.")
+        if len(self._checked) > 10000:
+            self._checked.clear()
+        self._checked[token] = claims
+        return claims
+
+    def _challenge(self, code, message):
+        challenge = (f'Bearer authorization_uri="{self.emulator.base_url}/{self.tenant}", error="invalid_token", '
+                     f'error_description="The authentication failed because of missing \'Authorization\' header."')
+        return ArmError(401, code, message, headers={"WWW-Authenticate": challenge})
+
+
+def new_secret():
+    """A client secret in the shape AAD generates."""
+    return secrets.token_urlsafe(30)

@@ -1,0 +1,424 @@
+"""Microsoft.ContainerService managed clusters (AKS) and their agent pools.
+
+Mirrored behaviour:
+- creating a cluster makes the node resource group ``MC_<rg>_<name>_<location>`` (managed by the
+  cluster), the user-assigned kubelet identity ``<name>-agentpool`` in it (a principal of the
+  directory: its objectId is what role assignments name), and per agent pool one VM scale set
+  ``aks-<pool>-<8 digits>-vmss`` whose instances are spread over the pool's zones;
+- PUT answers 201 (created) or 200 with ``provisioningState`` Creating/Updating and an
+  ``Azure-AsyncOperation`` header; DELETE, stop and start answer 202; while an operation runs,
+  other changes are 409 ``OperationNotAllowed``;
+- pool names match ``^[a-z][a-z0-9]{0,11}$``; at least one System pool; a pool's vmSize, zones
+  and OS type, and the cluster's location, dnsPrefix and nodeResourceGroup cannot change
+  (400 ``PropertyChangeNotAllowed``); a count change scales the pool's scale set;
+- stop deallocates every node and reports ``powerState.code: Stopped``; start brings them back;
+- ``listClusterAdminCredential`` / ``listClusterUserCredential`` return the lab control plane's
+  kubeconfig when one is configured, else a kubeconfig whose server is a clearly marked
+  placeholder; a cluster with local accounts disabled refuses the admin credential;
+- deleting the cluster deletes its node resource group and identities.
+"""
+
+import base64
+import hashlib
+import re
+
+from ..arm import ArmError, invalid_parameter, merge_tags, resource_id, resource_not_found, timestamp
+from ..lro import completion
+from ..store import Resource
+from . import authorization, managedidentity, resources, vmss
+
+CLUSTER_TYPE = "Microsoft.ContainerService/managedClusters"
+POOL_TYPE = "Microsoft.ContainerService/managedClusters/agentPools"
+POOL_NAME = re.compile(r"^[a-z][a-z0-9]{0,11}$")
+CLUSTER_NAME = re.compile(r"^[a-zA-Z0-9][-_a-zA-Z0-9]{0,61}[a-zA-Z0-9]$|^[a-zA-Z0-9]$")
+VERSIONS = {"1.33": "1.33.6", "1.34": "1.34.2", "1.35": "1.35.1"}
+DEFAULT_VERSION = "1.35.1"
+DEFAULT_VM_SIZE = "Standard_DS2_v2"
+IMMUTABLE_POOL_FIELDS = ("vmSize", "availabilityZones", "osType")
+
+
+def _version(requested):
+    if not requested:
+        return DEFAULT_VERSION
+    minor = ".".join(requested.split(".")[:2])
+    if minor not in VERSIONS or (requested.count(".") == 2 and requested != VERSIONS[minor]):
+        raise ArmError(400, "K8sVersionNotSupported", f"Version {requested} is not supported in this region. Supported versions: "
+                                                      f"{', '.join(VERSIONS.values())}.")
+    return VERSIONS[minor]
+
+
+def get_cluster(lab, subscription, group, name):
+    """One cluster, or ResourceNotFound."""
+    resources.get_group(lab, subscription, group)
+    cluster = lab.store.get(resource_id(subscription, group, CLUSTER_TYPE, name))
+    if cluster is None:
+        raise resource_not_found(CLUSTER_TYPE, name, group)
+    return cluster
+
+
+def render(lab, cluster):
+    """The cluster as GET shows it: ``agentPoolProfiles`` reflect its agent pools."""
+    profiles = []
+    for pool in lab.store.children(cluster.id, POOL_TYPE):
+        profile = {"name": pool.body["name"]}
+        profile.update({key: value for key, value in pool.properties.items() if key != "vmssId"})
+        profiles.append(profile)
+    cluster.properties["agentPoolProfiles"] = profiles
+    return cluster
+
+
+def list_clusters(lab, subscription, group):
+    """Clusters of a resource group, or of the subscription when ``group`` is None."""
+    if group is None:
+        resources.check_subscription(lab, subscription)
+        found = lab.store.of_type(CLUSTER_TYPE)
+    else:
+        found = lab.store.children(resources.get_group(lab, subscription, group).id, CLUSTER_TYPE)
+    return [render(lab, cluster) for cluster in found]
+
+
+def _idle(lab, cluster):
+    for rid in [cluster.id] + [pool.id for pool in lab.store.children(cluster.id, POOL_TYPE)]:
+        busy = lab.operations.busy(rid)
+        if busy:
+            raise ArmError(409, "OperationNotAllowed",
+                           f"Operation is not allowed because there's an in progress {busy[0].kind} operation "
+                           f"({busy[0].id}) on '{rid.rsplit('/', 1)[-1]}'. Please wait for it to finish before starting a new operation.")
+
+
+def _pool_spec(location, raw, first):
+    """Validate one agent pool profile; returns its normalised properties."""
+    name = raw.get("name", "")
+    if not POOL_NAME.match(name):
+        raise invalid_parameter("agentPoolProfile.name",
+                                f"Agent pool name '{name}' is invalid. It must start with a lowercase letter, contain only lowercase letters "
+                                "and numbers, and be 1-12 characters long.")
+    count = raw.get("count", 1 if first else 0)
+    mode = raw.get("mode") or ("System" if first else "User")
+    if not isinstance(count, int) or not 0 <= count <= 1000 or (mode == "System" and count < 1):
+        raise invalid_parameter("agentPoolProfile.count", f"The count {count} of agent pool '{name}' is not valid: 0-1000, "
+                                                          "and at least 1 for a System pool.")
+    zones = [str(zone) for zone in raw.get("availabilityZones") or []]
+    resources.check_zones(location, zones, "agentPoolProfile.availabilityZones")
+    return {"name": name, "count": count, "vmSize": raw.get("vmSize") or DEFAULT_VM_SIZE, "availabilityZones": zones, "mode": mode,
+            "osType": raw.get("osType") or "Linux", "osSKU": raw.get("osSKU") or "Ubuntu", "maxPods": raw.get("maxPods") or 250,
+            "nodeLabels": raw.get("nodeLabels") or {}, "nodeTaints": raw.get("nodeTaints") or []}
+
+
+def _vmss_number(cluster_id):
+    return str(int(hashlib.sha256(cluster_id.lower().encode()).hexdigest(), 16) % 10 ** 8).rjust(8, "0")
+
+
+def put_cluster(lab, subscription, group, name, body):
+    """Create or update a cluster; returns (resource, operation, created)."""
+    existing = lab.store.get(resource_id(subscription, group, CLUSTER_TYPE, name))
+    if existing:
+        cluster, operation = _update_cluster(lab, existing, body)
+        return cluster, operation, False
+    group_resource = resources.writable_group(lab, subscription, group)
+    if not CLUSTER_NAME.match(name):
+        raise invalid_parameter("name", f"The managed cluster name '{name}' is invalid: 1-63 letters, digits, '-' and '_', "
+                                        "starting and ending with a letter or digit.")
+    location = resources.check_location(body.get("location"), CLUSTER_TYPE)
+    properties = body.get("properties") or {}
+    raw_pools = properties.get("agentPoolProfiles") or []
+    if not raw_pools:
+        raise invalid_parameter("agentPoolProfiles", "The managed cluster must have at least one agent pool (agentPoolProfiles).")
+    pools = [_pool_spec(location, raw, index == 0) for index, raw in enumerate(raw_pools)]
+    if not any(pool["mode"] == "System" for pool in pools):
+        raise ArmError(400, "MustDefineAtLeastOneSystemPool", "Must define at least one system pool.")
+    version = _version(properties.get("kubernetesVersion"))
+    rid = resource_id(subscription, group, CLUSTER_TYPE, name)
+    node_group_name = properties.get("nodeResourceGroup") or f"MC_{group}_{name}_{location}"
+    if lab.store.get(f"/subscriptions/{subscription}/resourceGroups/{node_group_name}"):
+        raise ArmError(400, "NodeResourceGroupAlreadyExists", f"The node resource group '{node_group_name}' already exists; "
+                                                              "choose another nodeResourceGroup.")
+    node_group, _created = resources.put_group(lab, subscription, node_group_name, {"location": location}, managed_by=rid)
+    kubelet, _created = managedidentity.put_identity(lab, subscription, node_group_name, f"{name}-agentpool", {"location": location})
+    control_plane = authorization.add_principal(lab, name, "ServicePrincipal")
+    dns_prefix = properties.get("dnsPrefix") or f"{name[:10]}-{group[:16]}-{subscription[:6]}"
+    storage = properties.get("storageProfile") or {}
+    cluster = Resource(rid, CLUSTER_TYPE, group_resource.id, resources.tracked(rid, CLUSTER_TYPE, name, location, body, {
+        "sku": body.get("sku") or {"name": "Base", "tier": "Free"},
+        "identity": {"type": "SystemAssigned", "principalId": control_plane.object_id, "tenantId": lab.identity.tenant},
+        "properties": {
+            "provisioningState": "Creating", "powerState": {"code": "Running"}, "kubernetesVersion": version,
+            "currentKubernetesVersion": version, "dnsPrefix": dns_prefix,
+            "fqdn": f"{dns_prefix}-{hashlib.sha256(rid.lower().encode()).hexdigest()[:8]}.hcp.{location}.azmk8s.io",
+            "azurePortalFQDN": f"{dns_prefix}-portal.hcp.{location}.azmk8s.io", "nodeResourceGroup": node_group_name,
+            "enableRBAC": properties.get("enableRBAC", True), "disableLocalAccounts": properties.get("disableLocalAccounts", False),
+            "maxAgentPools": 100, "supportPlan": "KubernetesOfficial",
+            "identityProfile": {"kubeletidentity": {"resourceId": kubelet.id, "clientId": kubelet.properties["clientId"],
+                                                    "objectId": kubelet.properties["principalId"]}},
+            "storageProfile": {
+                "diskCSIDriver": {"enabled": (storage.get("diskCSIDriver") or {}).get("enabled", True)},
+                "fileCSIDriver": {"enabled": (storage.get("fileCSIDriver") or {}).get("enabled", True)},
+                "snapshotController": {"enabled": (storage.get("snapshotController") or {}).get("enabled", True)},
+                "blobCSIDriver": {"enabled": (storage.get("blobCSIDriver") or {}).get("enabled", False)},
+            },
+            "networkProfile": {"networkPlugin": "azure", "networkPluginMode": "overlay", "loadBalancerSku": "standard",
+                               "podCidr": "10.244.0.0/16", "serviceCidr": "10.0.0.0/16", "dnsServiceIP": "10.0.0.10", "outboundType": "loadBalancer"},
+            "oidcIssuerProfile": {"enabled": bool((properties.get("oidcIssuerProfile") or {}).get("enabled"))},
+            "securityProfile": {"workloadIdentity": {"enabled": bool(((properties.get("securityProfile") or {}).get("workloadIdentity") or {})
+                                                                     .get("enabled"))}},
+        },
+    }), {"nodeGroup": node_group.id, "principal": control_plane.object_id})
+    lab.store.save(cluster)
+    for pool in pools:
+        _create_pool(lab, cluster, pool, node_group)
+    return render(lab, cluster), lab.operations.start("cluster.create", rid, location), True
+
+
+def _create_pool(lab, cluster, spec, node_group=None):
+    node_group = node_group or lab.store.get(cluster.internal["nodeGroup"])
+    kubelet = cluster.properties["identityProfile"]["kubeletidentity"]
+    identity = {"type": "UserAssigned", "userAssignedIdentities": {
+        kubelet["resourceId"]: {"principalId": kubelet["objectId"], "clientId": kubelet["clientId"]}}}
+    scale_set = vmss.create_scale_set(
+        lab, node_group, f"aks-{spec['name']}-{_vmss_number(cluster.id)}-vmss", cluster.body["location"], spec["vmSize"],
+        spec["availabilityZones"], spec["count"], {"aks-managed-poolName": spec["name"]}, identity)
+    rid = f"{cluster.id}/agentPools/{spec['name']}"
+    version = cluster.properties["currentKubernetesVersion"]
+    pool = Resource(rid, POOL_TYPE, cluster.id, {"id": rid, "name": spec["name"], "type": POOL_TYPE, "properties": {
+        **spec, "type": "VirtualMachineScaleSets", "orchestratorVersion": version, "currentOrchestratorVersion": version,
+        "provisioningState": "Creating", "powerState": {"code": cluster.properties["powerState"]["code"]}, "osDiskSizeGB": 128,
+        "osDiskType": "Managed", "kubeletDiskType": "OS", "enableAutoScaling": False,
+        "nodeImageVersion": "AKSUbuntu-2204gen2containerd-202601.01.0", "upgradeSettings": {"maxSurge": "10%"},
+    }}, {"vmss": scale_set.id})
+    lab.store.save(pool)
+    return pool
+
+
+def _check_immutable(current, wanted, fields, target):
+    for field in fields:
+        if field in wanted and wanted[field] is not None and wanted[field] != current.get(field):
+            raise ArmError(400, "PropertyChangeNotAllowed", f"Changing property '{field}' is not allowed.", target=f"{target}.{field}")
+
+
+def _update_cluster(lab, cluster, body):
+    _idle(lab, cluster)
+    properties = body.get("properties") or {}
+    if body.get("location") and resources.check_location(body["location"], CLUSTER_TYPE) != cluster.body["location"]:
+        raise ArmError(400, "PropertyChangeNotAllowed", "Changing property 'location' is not allowed.", target="location")
+    _check_immutable(cluster.properties, properties, ("dnsPrefix", "nodeResourceGroup"), "properties")
+    pools = {pool.body["name"]: pool for pool in lab.store.children(cluster.id, POOL_TYPE)}
+    counts, new_pools = {}, []
+    for raw in properties.get("agentPoolProfiles") or []:
+        current = pools.get(raw.get("name"))
+        if current is None:
+            new_pools.append(_pool_spec(cluster.body["location"], raw, False))
+            continue
+        wanted = dict(raw)
+        if "availabilityZones" in wanted and wanted["availabilityZones"] is not None:
+            wanted["availabilityZones"] = [str(zone) for zone in wanted["availabilityZones"]]
+        _check_immutable(current.properties, wanted, IMMUTABLE_POOL_FIELDS, f"agentPoolProfiles[{raw['name']}]")
+        if raw.get("count") is not None and raw["count"] != current.properties["count"]:
+            counts[current.id] = _pool_spec(cluster.body["location"], {**current.properties, "count": raw["count"]}, False)["count"]
+    if properties.get("kubernetesVersion"):
+        version = _version(properties["kubernetesVersion"])
+        cluster.properties["kubernetesVersion"] = version
+    for key in ("storageProfile", "oidcIssuerProfile", "securityProfile"):
+        if properties.get(key):
+            _deep_update(cluster.properties.setdefault(key, {}), properties[key])
+    merge_tags(cluster.body, body)
+    cluster.properties["provisioningState"] = "Updating"
+    lab.store.save(cluster)
+    for spec in new_pools:
+        _create_pool(lab, cluster, spec)
+    return render(lab, cluster), lab.operations.start("cluster.update", cluster.id, cluster.body["location"], {"counts": counts})
+
+
+def _deep_update(target, update):
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            _deep_update(target[key], value)
+        elif value is not None:
+            target[key] = value
+
+
+def patch_cluster(lab, subscription, group, name, body):
+    """PATCH (update tags) of a cluster; returns (resource, operation)."""
+    cluster = get_cluster(lab, subscription, group, name)
+    _idle(lab, cluster)
+    merge_tags(cluster.body, body)
+    cluster.properties["provisioningState"] = "Updating"
+    lab.store.save(cluster)
+    return render(lab, cluster), lab.operations.start("cluster.update", cluster.id, cluster.body["location"], {"counts": {}})
+
+
+@completion("cluster.create")
+@completion("cluster.update")
+def _finish_cluster(lab, operation):
+    cluster = lab.store.get(operation.resource_id)
+    for pool in lab.store.children(cluster.id, POOL_TYPE):
+        count = operation.params.get("counts", {}).get(pool.id)
+        if count is not None:
+            _scale_pool(lab, pool, count)
+        pool.properties["provisioningState"] = "Succeeded"
+        pool.properties["currentOrchestratorVersion"] = pool.properties["orchestratorVersion"] = cluster.properties["kubernetesVersion"]
+        lab.store.save(pool)
+    cluster.properties["currentKubernetesVersion"] = cluster.properties["kubernetesVersion"]
+    cluster.properties["provisioningState"] = "Succeeded"
+    lab.store.save(cluster)
+
+
+def _scale_pool(lab, pool, count):
+    scale_set = lab.store.get(pool.internal["vmss"])
+    vmss.scale(lab, scale_set, count, "running" if pool.properties["powerState"]["code"] == "Running" else "deallocated")
+    pool.properties["count"] = count
+
+
+def delete_cluster(lab, subscription, group, name):
+    """Start deleting a cluster; None when it does not exist."""
+    resources.get_group(lab, subscription, group)
+    cluster = lab.store.get(resource_id(subscription, group, CLUSTER_TYPE, name))
+    if cluster is None:
+        return None
+    cluster.properties["provisioningState"] = "Deleting"
+    lab.store.save(cluster)
+    return lab.operations.start("cluster.delete", cluster.id, cluster.body["location"])
+
+
+@completion("cluster.delete")
+def _finish_cluster_delete(lab, operation):
+    resources.remove_tree(lab, operation.resource_id)
+
+
+@resources.on_remove(CLUSTER_TYPE)
+def _remove_cluster_parts(lab, cluster):
+    resources.remove_tree(lab, cluster.internal["nodeGroup"])
+    lab.store.delete_principal(cluster.internal["principal"])
+
+
+@resources.on_remove(POOL_TYPE)
+def _remove_pool_nodes(lab, pool):
+    resources.remove_tree(lab, pool.internal["vmss"])
+
+
+def power(lab, subscription, group, name, action):
+    """Start stopping (``stop``) or starting (``start``) a cluster; returns the operation."""
+    cluster = get_cluster(lab, subscription, group, name)
+    _idle(lab, cluster)
+    cluster.properties["provisioningState"] = "Stopping" if action == "stop" else "Starting"
+    lab.store.save(cluster)
+    return lab.operations.start(f"cluster.{action}", cluster.id, cluster.body["location"])
+
+
+@completion("cluster.stop")
+@completion("cluster.start")
+def _finish_power(lab, operation):
+    cluster = lab.store.get(operation.resource_id)
+    running = operation.kind == "cluster.start"
+    code = "Running" if running else "Stopped"
+    for pool in lab.store.children(cluster.id, POOL_TYPE):
+        for vm in lab.store.children(pool.internal["vmss"], vmss.VM_TYPE):
+            vmss.set_power(lab, vm, "running" if running else "deallocated")
+        pool.properties["powerState"] = {"code": code}
+        lab.store.save(pool)
+    cluster.properties["powerState"] = {"code": code}
+    cluster.properties["provisioningState"] = "Succeeded"
+    lab.store.save(cluster)
+
+
+def credentials(lab, subscription, group, name, role):
+    """``listClusterAdminCredential`` (role ``clusterAdmin``) or ``listClusterUserCredential`` (``clusterUser``)."""
+    cluster = get_cluster(lab, subscription, group, name)
+    if role == "clusterAdmin" and cluster.properties.get("disableLocalAccounts"):
+        raise ArmError(400, "BadRequest", "Getting static credential is not allowed because this cluster is set to disable local accounts.")
+    path = lab.config("kubeconfig")
+    if path and _readable(path):
+        with open(path, "rb") as handle:
+            kubeconfig = handle.read()
+    else:
+        kubeconfig = _placeholder_kubeconfig(cluster, group, role).encode()
+    return {"kubeconfigs": [{"name": role, "value": base64.b64encode(kubeconfig).decode()}]}
+
+
+def _readable(path):
+    try:
+        with open(path, "rb"):
+            return True
+    except OSError:
+        return False
+
+
+def _placeholder_kubeconfig(cluster, group, role):
+    name = cluster.body["name"]
+    user = f"{role}_{group}_{name}"
+    return (
+        "# kubedisk lab: no lab control plane is configured for this emulator, so this kubeconfig points at a\n"
+        "# PLACEHOLDER server that does not exist. Start the lab with its Kubernetes part (or POST /_lab/config\n"
+        "# {\"kubeconfig\": PATH}) to get a working one.\n"
+        "apiVersion: v1\nkind: Config\n"
+        f"clusters:\n- cluster:\n    server: https://{cluster.properties['dnsPrefix']}.placeholder.invalid:443\n"
+        "    insecure-skip-tls-verify: true\n"
+        f"  name: {name}\n"
+        f"contexts:\n- context:\n    cluster: {name}\n    user: {user}\n  name: {name}\n"
+        f"current-context: {name}\npreferences: {{}}\n"
+        f"users:\n- name: {user}\n  user:\n    token: placeholder-{timestamp()}\n"
+    )
+
+
+# agent pools
+def get_pool(lab, subscription, group, name, pool_name):
+    """One agent pool, or ResourceNotFound."""
+    cluster = get_cluster(lab, subscription, group, name)
+    pool = lab.store.get(f"{cluster.id}/agentPools/{pool_name}")
+    if pool is None:
+        raise resource_not_found(POOL_TYPE, f"{name}/{pool_name}", group)
+    return pool
+
+
+def list_pools(lab, subscription, group, name):
+    """Agent pools of a cluster."""
+    return lab.store.children(get_cluster(lab, subscription, group, name).id, POOL_TYPE)
+
+
+def put_pool(lab, subscription, group, name, pool_name, body):
+    """Create or update an agent pool; returns (resource, operation, created)."""
+    cluster = get_cluster(lab, subscription, group, name)
+    _idle(lab, cluster)
+    raw = dict(body.get("properties") or {}, name=pool_name)
+    existing = lab.store.get(f"{cluster.id}/agentPools/{pool_name}")
+    if existing is None:
+        pool = _create_pool(lab, cluster, _pool_spec(cluster.body["location"], raw, False))
+        return pool, lab.operations.start("agentPool.create", pool.id, cluster.body["location"], {}), True
+    if raw.get("availabilityZones") is not None:
+        raw["availabilityZones"] = [str(zone) for zone in raw["availabilityZones"]]
+    _check_immutable(existing.properties, raw, IMMUTABLE_POOL_FIELDS, "properties")
+    spec = _pool_spec(cluster.body["location"], {**existing.properties, **raw}, False)
+    existing.properties["provisioningState"] = "Updating"
+    for key in ("mode", "nodeLabels", "nodeTaints", "maxPods"):
+        existing.properties[key] = spec[key]
+    lab.store.save(existing)
+    return existing, lab.operations.start("agentPool.update", existing.id, cluster.body["location"], {"count": spec["count"]}), False
+
+
+@completion("agentPool.create")
+@completion("agentPool.update")
+def _finish_pool(lab, operation):
+    pool = lab.store.get(operation.resource_id)
+    if "count" in operation.params:
+        _scale_pool(lab, pool, operation.params["count"])
+    pool.properties["provisioningState"] = "Succeeded"
+    lab.store.save(pool)
+
+
+def delete_pool(lab, subscription, group, name, pool_name):
+    """Start deleting an agent pool; None when it does not exist."""
+    cluster = get_cluster(lab, subscription, group, name)
+    pool = lab.store.get(f"{cluster.id}/agentPools/{pool_name}")
+    if pool is None:
+        return None
+    _idle(lab, cluster)
+    others = [other for other in lab.store.children(cluster.id, POOL_TYPE) if other.id != pool.id and other.properties["mode"] == "System"]
+    if pool.properties["mode"] == "System" and not others:
+        raise ArmError(400, "OperationNotAllowed", "There has to be at least one system agent pool.")
+    pool.properties["provisioningState"] = "Deleting"
+    lab.store.save(pool)
+    return lab.operations.start("agentPool.delete", pool.id, cluster.body["location"])
+
+
+@completion("agentPool.delete")
+def _finish_pool_delete(lab, operation):
+    resources.remove_tree(lab, operation.resource_id)

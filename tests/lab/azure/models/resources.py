@@ -1,0 +1,203 @@
+"""Microsoft.Resources: subscriptions, locations, resource groups, and removal of resource trees.
+
+Mirrored behaviour:
+- one subscription per lab (a GUID); another GUID is ``SubscriptionNotFound``, a malformed one
+  ``InvalidSubscriptionId``;
+- resource group PUT is synchronous: 201 when created, 200 when it existed; a different location
+  for an existing group is ``InvalidResourceGroupLocation``; names allow letters, digits, ``-``,
+  ``_``, ``.``, ``(`` and ``)``, at most 90 characters, not ending in a period;
+- resource group DELETE is a long-running operation polled through ``Location`` only; meanwhile
+  the group is ``Deleting`` and new resources in it are refused (``ResourceGroupBeingDeleted``);
+  at the end everything in it goes (cascade);
+- every resource type can register what must happen when a resource of that type is removed
+  (disk images deleted, attached disks released, identities leave the directory…).
+"""
+
+import re
+
+from ..arm import GUID, ArmError, group_id, merge_tags, resource_group_not_found
+from ..lro import completion
+from ..store import Resource
+
+GROUP_TYPE = "Microsoft.Resources/resourceGroups"
+GROUP_NAME = re.compile(r"^[-\w._()]{1,90}$")
+
+# Regions the lab knows, with their availability zones (an empty list: a region without zones).
+REGIONS = {
+    "westeurope": ["1", "2", "3"], "northeurope": ["1", "2", "3"], "swedencentral": ["1", "2", "3"],
+    "francecentral": ["1", "2", "3"], "germanywestcentral": ["1", "2", "3"], "uksouth": ["1", "2", "3"],
+    "eastus": ["1", "2", "3"], "eastus2": ["1", "2", "3"], "westus2": ["1", "2", "3"], "westus3": ["1", "2", "3"],
+    "centralus": ["1", "2", "3"], "southeastasia": ["1", "2", "3"], "japaneast": ["1", "2", "3"],
+    "westcentralus": [], "northcentralus": [], "ukwest": [], "francesouth": [],
+}
+
+# type -> function(lab, resource) run when a resource of that type is removed.
+ON_REMOVE = {}
+
+
+def on_remove(resource_type):
+    """Register a clean-up step for removed resources of one type."""
+    def register(function):
+        ON_REMOVE[resource_type.lower()] = function
+        return function
+    return register
+
+
+def check_subscription(lab, subscription):
+    """Only the lab subscription exists."""
+    if not GUID.match(subscription):
+        raise ArmError(400, "InvalidSubscriptionId", f"The provided subscription identifier '{subscription}' is malformed or invalid.")
+    if subscription.lower() != lab.subscription.lower():
+        raise ArmError(404, "SubscriptionNotFound", f"The subscription '{subscription}' could not be found.")
+
+
+def subscription_body(lab):
+    """The subscription as ``GET /subscriptions/{id}`` shows it."""
+    return {
+        "id": f"/subscriptions/{lab.subscription}", "authorizationSource": "RoleBased", "subscriptionId": lab.subscription,
+        "tenantId": lab.identity.tenant, "displayName": "kubedisk lab", "state": "Enabled",
+        "subscriptionPolicies": {"locationPlacementId": "Public_2014-09-01", "quotaId": "PayAsYouGo_2014-09-01", "spendingLimit": "Off"},
+    }
+
+
+def location_bodies(lab):
+    """``GET /subscriptions/{id}/locations``: the lab regions and their zones."""
+    return [{"id": f"/subscriptions/{lab.subscription}/locations/{name}", "name": name, "displayName": name,
+             "regionalDisplayName": name, "type": "Region",
+             "availabilityZoneMappings": [{"logicalZone": zone, "physicalZone": f"{name}-az{zone}"} for zone in zones],
+             "metadata": {"regionType": "Physical", "regionCategory": "Recommended"}}
+            for name, zones in REGIONS.items()]
+
+
+def check_location(location, resource_type):
+    """A known region, normalised (``West Europe`` → ``westeurope``)."""
+    name = (location or "").replace(" ", "").lower()
+    if name not in REGIONS:
+        raise ArmError(400, "LocationNotAvailableForResourceType",
+                       f"The provided location '{location}' is not available for resource type '{resource_type}'. "
+                       f"List of available regions for the resource type is '{','.join(REGIONS)}'.")
+    return name
+
+
+def check_zones(location, zones, target="zones"):
+    """Zones must exist in the region (regions without zones take none)."""
+    for zone in zones or []:
+        if zone not in REGIONS[location]:
+            raise ArmError(400, "InvalidParameter" if REGIONS[location] else "AvailabilityZoneNotSupported",
+                           f"The zone(s) '{zone}' for resource in location '{location}' are not supported. "
+                           f"The supported zones for location '{location}' are '{','.join(REGIONS[location])}'.", target=target)
+
+
+def get_group(lab, subscription, name):
+    """The resource group, or ResourceGroupNotFound."""
+    check_subscription(lab, subscription)
+    group = lab.store.get(group_id(subscription, name))
+    if group is None:
+        raise resource_group_not_found(name)
+    return group
+
+
+def writable_group(lab, subscription, name):
+    """A resource group new resources can be put in (it exists and is not being deleted)."""
+    group = get_group(lab, subscription, name)
+    if group.properties.get("provisioningState") == "Deleting":
+        raise ArmError(409, "ResourceGroupBeingDeleted",
+                       f"The resource group '{group.body['name']}' is in deprovisioning state and cannot perform this operation.")
+    return group
+
+
+def put_group(lab, subscription, name, body, managed_by=None):
+    """Create or update a resource group; returns (resource, created)."""
+    check_subscription(lab, subscription)
+    if not GROUP_NAME.match(name) or name.endswith("."):
+        raise ArmError(400, "InvalidResourceGroup",
+                       f"The provided resource group name '{name}' has these invalid characters or length. The name can only be "
+                       "a letter, digit, '-', '.', '(', ')' or '_', at most 90 characters, and cannot end with a period.")
+    location = check_location(body.get("location"), GROUP_TYPE)
+    existing = lab.store.get(group_id(subscription, name))
+    if existing:
+        if existing.body["location"] != location:
+            raise ArmError(409, "InvalidResourceGroupLocation",
+                           f"Invalid resource group location '{location}'. The Resource group already exists in location "
+                           f"'{existing.body['location']}'.")
+        writable_group(lab, subscription, name)
+        existing.body["tags"] = dict(body.get("tags") or {})
+        lab.store.save(existing)
+        return existing, False
+    group = Resource(group_id(subscription, name), GROUP_TYPE, f"/subscriptions/{subscription}", {
+        "id": group_id(subscription, name), "name": name, "type": GROUP_TYPE, "location": location,
+        "tags": dict(body.get("tags") or {}), "properties": {"provisioningState": "Succeeded"},
+    })
+    if managed_by or body.get("managedBy"):
+        group.body["managedBy"] = managed_by or body["managedBy"]
+    lab.store.save(group)
+    return group, True
+
+
+def patch_group(lab, subscription, name, update):
+    """PATCH of a resource group (tags)."""
+    group = get_group(lab, subscription, name)
+    merge_tags(group.body, update)
+    lab.store.save(group)
+    return group
+
+
+def list_groups(lab, subscription):
+    """Resource groups of the subscription."""
+    check_subscription(lab, subscription)
+    return lab.store.children(f"/subscriptions/{lab.subscription}", GROUP_TYPE)
+
+
+def delete_group(lab, subscription, name):
+    """Start deleting a resource group; returns the operation, or None when it does not exist."""
+    check_subscription(lab, subscription)
+    group = lab.store.get(group_id(subscription, name))
+    if group is None:
+        return None
+    group.properties["provisioningState"] = "Deleting"
+    lab.store.save(group)
+    return lab.operations.start("resourceGroup.delete", group.id, "global", namespace="Microsoft.Resources")
+
+
+@completion("resourceGroup.delete")
+def _finish_group_delete(lab, operation):
+    remove_tree(lab, operation.resource_id)
+
+
+def remove_tree(lab, resource_id):
+    """Remove a resource and everything under its id, running each type's clean-up step."""
+    resource = lab.store.get(resource_id)
+    for child in lab.store.under(resource_id):
+        _remove(lab, child)
+    if resource:
+        _remove(lab, resource)
+
+
+def _remove(lab, resource):
+    if lab.store.get(resource.id) is None:
+        return
+    cleanup = ON_REMOVE.get(resource.type.lower())
+    lab.store.delete(resource.id)
+    if cleanup:
+        cleanup(lab, resource)
+
+
+def resources_in_group(lab, subscription, name):
+    """``GET …/resourceGroups/{rg}/resources``: top-level resources in the group."""
+    group = get_group(lab, subscription, name)
+    return [{key: resource.body.get(key) for key in ("id", "name", "type", "location", "tags", "sku", "zones", "managedBy")
+             if resource.body.get(key) is not None}
+            for resource in lab.store.under(group.id) if resource.parent.lower() == group.id.lower()]
+
+
+def provider_body(lab, namespace):
+    """``GET /subscriptions/{id}/providers/{namespace}``: every provider is registered in the lab."""
+    return {"id": f"/subscriptions/{lab.subscription}/providers/{namespace}", "namespace": namespace,
+            "registrationState": "Registered", "registrationPolicy": "RegistrationRequired", "resourceTypes": []}
+
+
+def tracked(resource_id, resource_type, name, location, body, extra=None):
+    """The common body of a tracked resource created from a request ``body``."""
+    result = {"id": resource_id, "name": name, "type": resource_type, "location": location, "tags": dict(body.get("tags") or {})}
+    result.update(extra or {})
+    return result

@@ -1,0 +1,89 @@
+"""Latency profiles: how long each kind of operation takes and how clients are told to poll.
+
+``realistic`` is shaped like Azure (AKS create in minutes, disk attach/detach 10-30 s, a
+cross-region snapshot copy in minutes); ``fast`` keeps the same order of events in fractions of
+a second for tests.  Durations can be overridden one by one at runtime through the admin API.
+
+The realistic profile sends ARM's integer ``Retry-After`` (at least one second) on polling
+responses.  The fast profile sends ``retry-after-ms`` instead (azure-core reads it when there is
+no ``Retry-After``, which would otherwise take precedence), so that tests poll every 100 ms.
+"""
+
+REALISTIC = {
+    "resourceGroup.delete": 20.0,
+    "cluster.create": 240.0,
+    "cluster.update": 90.0,
+    "cluster.delete": 180.0,
+    "cluster.stop": 120.0,
+    "cluster.start": 150.0,
+    "agentPool.create": 150.0,
+    "agentPool.update": 60.0,
+    "agentPool.delete": 90.0,
+    "disk.create": 4.0,
+    "disk.update": 6.0,
+    "disk.delete": 3.0,
+    "snapshot.create": 8.0,
+    "snapshot.delete": 3.0,
+    "snapshot.copy": 180.0,
+    "vm.attach": 20.0,
+    "vm.detach": 15.0,
+    "vm.update": 20.0,
+    "vm.deallocate": 45.0,
+    "vm.start": 35.0,
+    "vm.powerOff": 20.0,
+    "vm.restart": 30.0,
+}
+
+FAST = {key: 0.15 for key in REALISTIC} | {
+    "cluster.create": 0.4,
+    "cluster.delete": 0.3,
+    "snapshot.copy": 1.5,
+}
+
+PROFILES = {
+    "fast": {"durations": FAST, "poll_ms": 100, "request_ms": 0, "tick": 0.05},
+    "realistic": {"durations": REALISTIC, "poll_ms": None, "request_ms": 40, "tick": 0.5},
+}
+
+
+class LatencyProfile:
+    """The active profile plus per-operation overrides."""
+
+    def __init__(self, name="fast", overrides=None):
+        if name not in PROFILES:
+            raise ValueError(f"unknown profile {name!r}; known: {', '.join(PROFILES)}")
+        self.name = name
+        self.overrides = dict(overrides or {})
+        unknown = set(self.overrides) - set(REALISTIC)
+        if unknown:
+            raise ValueError(f"unknown operation kinds: {', '.join(sorted(unknown))}")
+
+    def duration(self, kind):
+        """Seconds an operation of this kind takes."""
+        return float(self.overrides.get(kind, PROFILES[self.name]["durations"][kind]))
+
+    def retry_after(self, kind):
+        """The integer Retry-After (seconds, at least 1) sent while an operation of this kind runs."""
+        return max(1, min(15, int(self.duration(kind) / 10)))
+
+    def poll_headers(self, kind):
+        """Headers telling a client when to poll next."""
+        poll_ms = PROFILES[self.name]["poll_ms"]
+        if poll_ms:
+            return {"retry-after-ms": str(poll_ms)}
+        return {"Retry-After": str(self.retry_after(kind))}
+
+    @property
+    def request_seconds(self):
+        """Added latency of every ARM call."""
+        return PROFILES[self.name]["request_ms"] / 1000
+
+    @property
+    def tick(self):
+        """How often the server completes due operations in the background."""
+        return PROFILES[self.name]["tick"]
+
+    def describe(self):
+        """The admin API's view of the profile."""
+        return {"name": self.name, "overrides": self.overrides,
+                "durations": {kind: self.duration(kind) for kind in REALISTIC}}

@@ -1,0 +1,192 @@
+"""The HTTP layer: a Starlette app (identity, metadata, admin, ARM) served by uvicorn over TLS on 127.0.0.1."""
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import socket
+import urllib.parse
+import uuid
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from . import admin
+from .arm import ArmError, ArmRequest, Reply, Router, dumps
+from .emulator import Emulator
+from .faults import Faults, LabMiddleware, RequestLog
+from .identity import AadError
+from .routes import ROUTES
+from .tls import ensure_certificates
+
+LOG = logging.getLogger("lab.azure")
+ARM_METHODS = ["GET", "HEAD", "PUT", "PATCH", "POST", "DELETE"]
+ROUTER = Router(ROUTES)
+
+
+def _render(reply, head=False):
+    headers = {"x-ms-request-id": str(uuid.uuid4()), "x-ms-correlation-request-id": str(uuid.uuid4())}
+    headers.update(reply.headers)
+    if head:
+        return Response(status_code=204 if reply.status == 200 else reply.status, headers=headers)
+    if reply.body is None:
+        return Response(status_code=reply.status, headers=headers)
+    return Response(dumps(reply.body), status_code=reply.status, headers=headers, media_type="application/json; charset=utf-8")
+
+
+async def _body(request):
+    raw = await request.body()
+    if not raw:
+        return {}
+    try:
+        body = json.loads(raw)
+    except ValueError as exc:
+        raise ArmError(400, "InvalidRequestContent", f"The request content was invalid and could not be deserialized: {exc}.") from exc
+    if not isinstance(body, dict):
+        raise ArmError(400, "InvalidRequestContent", "The request content must be a JSON object.")
+    return body
+
+
+async def arm(request):
+    """Every ARM call: authenticate, route case-insensitively, run the handler in one transaction."""
+    lab = request.app.state.lab
+    head = request.method == "HEAD"
+    try:
+        claims = lab.identity.authenticate(request.headers.get("authorization"))
+        handler, params = ROUTER.match(request.method, request.url.path)
+        call = ArmRequest(request.method, request.url.path, params, dict(request.query_params), await _body(request), lab.base_url, claims)
+        lab.advance()
+        if request.method in ("GET", "HEAD"):
+            reply = handler(lab, call)
+        else:
+            with lab.store.transaction():
+                reply = handler(lab, call)
+    except ArmError as error:
+        reply = Reply(error.status, {"error": error.error()}, error.headers)
+    except Exception:  # pylint: disable=broad-exception-caught
+        LOG.exception("unhandled error in %s %s", request.method, request.url.path)  # ARM answers 500 with its envelope
+        reply = Reply(500, {"error": {"code": "InternalServerError", "message": "The lab emulator failed to handle the request."}})
+    return _render(reply, head)
+
+
+async def openid_configuration(request):
+    """MSAL's tenant discovery."""
+    try:
+        return JSONResponse(request.app.state.lab.identity.openid_configuration(request.path_params["tenant"]))
+    except AadError as error:
+        return JSONResponse(error.body, status_code=error.status)
+
+
+async def token(request):
+    """Client-credentials tokens (v2 with ``scope``, v1 with ``resource``)."""
+    form = dict(urllib.parse.parse_qsl((await request.body()).decode()))
+    try:
+        return JSONResponse(request.app.state.lab.identity.token(request.path_params["tenant"], form))
+    except AadError as error:
+        return JSONResponse(error.body, status_code=error.status)
+
+
+async def metadata_endpoints(request):
+    """Cloud discovery for custom-cloud clients (one object)."""
+    return JSONResponse(request.app.state.lab.identity.cloud())
+
+
+async def metadata_clouds(request):
+    """Cloud discovery as a list (for loaders of a whole metadata URL)."""
+    return JSONResponse([request.app.state.lab.identity.cloud()])
+
+
+async def _tick(lab):
+    while True:
+        await asyncio.sleep(lab.profile.tick)
+        try:
+            lab.advance()
+        except Exception:  # pylint: disable=broad-exception-caught
+            LOG.exception("completing operations failed")  # keep ticking: the next tick or request retries
+
+
+def build_app(lab):
+    """The ASGI application around an emulator."""
+    @contextlib.asynccontextmanager
+    async def lifespan(_app):
+        ticker = asyncio.create_task(_tick(lab))
+        yield
+        ticker.cancel()
+
+    app = Starlette(routes=admin.ROUTES + [
+        Route("/metadata/endpoints", metadata_endpoints),
+        Route("/metadata/clouds", metadata_clouds),
+        Route("/{tenant}/v2.0/.well-known/openid-configuration", openid_configuration),
+        Route("/{tenant}/oauth2/v2.0/token", token, methods=["POST"]),
+        Route("/{tenant}/oauth2/token", token, methods=["POST"]),
+        Route("/{path:path}", arm, methods=ARM_METHODS),
+    ], lifespan=lifespan)
+    app.state.lab = lab
+    app.state.faults = Faults()
+    app.state.request_log = RequestLog()
+    return LabMiddleware(app, lab, app.state.faults, app.state.request_log)
+
+
+class LabH11Protocol(H11Protocol):
+    """uvicorn's HTTP/1.1 protocol, handing the transport to the app so a fault rule can reset the connection."""
+
+    def connection_made(self, transport):
+        super().connection_made(transport)
+        app = self.app
+
+        async def with_transport(scope, receive, send):
+            scope.setdefault("extensions", {})["lab.transport"] = transport
+            await app(scope, receive, send)
+
+        self.app = with_transport
+
+    def shutdown(self):
+        """Drop idle keep-alive connections at once (a TLS close would wait for the client's close_notify)."""
+        super().shutdown()
+        if self.cycle is None or self.cycle.response_complete:
+            self.transport.abort()
+
+
+def describe(lab, port, ca_path):
+    """What ``azure.json`` tells clients."""
+    credentials = lab.credentials
+    return {
+        "url": lab.base_url, "port": port, "ca": ca_path, "tenant": credentials["tenant_id"],
+        "client_id": credentials["client_id"], "client_secret": credentials["client_secret"],
+        "subscription_id": credentials["subscription_id"], "authority": lab.base_url,
+        "admin_url": f"{lab.base_url}/_lab", "pid": os.getpid(),
+    }
+
+
+async def serve(state_dir, port=0, profile=None):
+    """Run the emulator until stopped; ``azure.json`` appears in ``state_dir`` once it listens."""
+    os.makedirs(state_dir, exist_ok=True)
+    ca_path, cert_path, key_path = ensure_certificates(state_dir)
+    # proto IPPROTO_TCP: asyncio sets TCP_NODELAY only on sockets that say so (else Nagle adds ~40 ms per answer).
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", port))
+    port = listener.getsockname()[1]
+    lab = Emulator(state_dir, profile)
+    lab.base_url = f"https://127.0.0.1:{port}"
+    config = uvicorn.Config(build_app(lab), ssl_certfile=cert_path, ssl_keyfile=key_path, http=LabH11Protocol,
+                            log_level="warning", access_log=False, lifespan="on", timeout_keep_alive=30,
+                            timeout_graceful_shutdown=5)
+    server = uvicorn.Server(config)
+    info_path = os.path.join(state_dir, "azure.json")
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(info_path)
+    task = asyncio.create_task(server.serve(sockets=[listener]))
+    while not server.started and not task.done():
+        await asyncio.sleep(0.02)
+    if server.started:
+        temporary = info_path + ".tmp"
+        with open(temporary, "w", encoding="utf-8") as handle:
+            json.dump(describe(lab, port, ca_path), handle, indent=2)
+        os.replace(temporary, info_path)
+    await task
+    lab.store.close()
