@@ -1,0 +1,1 @@
+"""Tests of the lab's Kubernetes control plane."""
