@@ -1,11 +1,11 @@
-"""Lab control: ``python -m lab up | down [--keep] | status`` (run with ``PYTHONPATH=tests``).
+"""Lab control: ``python -m lab up | down [--keep] | status | cat NAMESPACE/PVC`` (run with ``PYTHONPATH=tests``).
 
 ``up`` starts the ARM emulator in the background (state, pid and log under ``.lab/`` at the repo
-root), waits until it answers, and writes ``.lab/env`` with the shell exports clients need.
-``LAB_KUBE=0`` runs the emulator only; the Kubernetes part (``lab.kube``) plugs in as another
-step of ``up``/``down``.  ``LAB_PROFILE`` (fast|realistic) and ``LAB_AZURE_PORT`` choose the
-latency profile and the port.  ``down`` stops exactly the process ``up`` started and, without
-``--keep``, removes the lab state.
+root), waits until it answers, then the Kubernetes side (``lab.cluster``: control plane, CSI
+driver, bridge), and writes ``.lab/env`` with the shell exports clients need. ``LAB_KUBE=0`` runs
+the emulator only. ``LAB_PROFILE`` (fast|realistic) and ``LAB_AZURE_PORT`` choose the latency
+profile and the port; ``LAB_DIR`` puts the state elsewhere than ``.lab/``. ``down`` stops exactly the processes ``up`` started and, without ``--keep``,
+removes the lab state. ``cat`` prints what the writer put on a PVC's disk.
 """
 
 import argparse
@@ -23,12 +23,13 @@ import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-STATE = REPO / ".lab"
+STATE = Path(os.environ.get("LAB_DIR") or REPO / ".lab").resolve()
 AZURE_STATE = STATE / "azure"
 AZURE_PID = STATE / "azure.pid"
 AZURE_LOG = STATE / "azure.log"
 BUNDLE = STATE / "ca-bundle.pem"
 ENV_FILE = STATE / "env"
+KUBE_STATE = STATE / "kube"
 SYSTEM_CAS = "/etc/ssl/certs/ca-certificates.crt"
 
 
@@ -139,18 +140,23 @@ def environment_exports(info):
 
 def up():
     """Start the lab and write ``.lab/env``."""
+    began = time.monotonic()
     exports = environment_exports(start_emulator())
     if os.environ.get("LAB_KUBE", "1") != "0":
-        print("lab: the Kubernetes part (lab.kube) is not available yet; running the ARM emulator only", file=sys.stderr)
+        from . import cluster  # pylint: disable=import-outside-toplevel  # needs the kubernetes client and the built binaries
+        exports.update(cluster.up(exports, KUBE_STATE))
     ENV_FILE.write_text("".join(f"export {name}={shlex.quote(value)}\n" for name, value in exports.items()), encoding="utf-8")
-    print(f"lab is up: {exports['AZURE_CLOUD_ENVIRONMENT']} (source {ENV_FILE})")
+    print(f"lab is up in {time.monotonic() - began:.1f} s: {exports['AZURE_CLOUD_ENVIRONMENT']} (source {ENV_FILE})")
 
 
 def down(keep):
     """Stop the lab; remove its state unless ``keep``."""
+    if KUBE_STATE.exists():
+        from . import cluster  # pylint: disable=import-outside-toplevel
+        cluster.down(KUBE_STATE, keep)
     stop_emulator()
     if not keep:
-        for path in (AZURE_STATE, ENV_FILE, BUNDLE, AZURE_LOG):
+        for path in (AZURE_STATE, KUBE_STATE, ENV_FILE, BUNDLE, AZURE_LOG):
             if path.is_dir():
                 shutil.rmtree(path)
             else:
@@ -170,6 +176,21 @@ def status():
     return 0
 
 
+def cat(claim):
+    """Print the bytes of a PVC's disk (what the writer wrote), read through the emulator."""
+    from . import cluster  # pylint: disable=import-outside-toplevel
+    namespace, _slash, name = claim.rpartition("/")
+    sys.stdout.write(cluster.disk_text(dict(line.split("=", 1) for line in _exports()), namespace or "default", name))
+    return 0
+
+
+def _exports():
+    """The ``NAME=value`` pairs of ``.lab/env``."""
+    if not ENV_FILE.exists():
+        raise SystemExit("lab: not running (no .lab/env); run 'make lab-up' first")
+    return [shlex.split(line[len("export "):])[0] for line in ENV_FILE.read_text(encoding="utf-8").splitlines() if line.startswith("export ")]
+
+
 def main(argv=None):
     """Command-line entry point."""
     parser = argparse.ArgumentParser(prog="python -m lab", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -178,11 +199,15 @@ def main(argv=None):
     stop = commands.add_parser("down", help="stop the lab")
     stop.add_argument("--keep", action="store_true", help="keep the lab state (database, disks, certificates)")
     commands.add_parser("status", help="show whether the lab runs")
+    show = commands.add_parser("cat", help="print what the writer put on a PVC's disk")
+    show.add_argument("claim", metavar="NAMESPACE/PVC")
     arguments = parser.parse_args(argv)
     if arguments.command == "up":
         up()
     elif arguments.command == "down":
         down(arguments.keep)
+    elif arguments.command == "cat":
+        return cat(arguments.claim)
     else:
         return status()
     return 0

@@ -22,7 +22,7 @@ from starlette.routing import Route
 
 from .diskfiles import DiskFullError
 from .identity import new_secret
-from .models import authorization
+from .models import authorization, containerservice
 
 
 def _lab(request):
@@ -165,6 +165,11 @@ async def disk_append(request):
     return JSONResponse({"dataEnd": end})
 
 
+async def kube(request):
+    """The backed AKS cluster and its instances, for the Kubernetes bridge."""
+    return JSONResponse(containerservice.kube_view(_lab(request)))
+
+
 ROUTES = [
     Route("/_lab/health", health),
     Route("/_lab/requests", requests),
@@ -175,6 +180,7 @@ ROUTES = [
     Route("/_lab/principals", principals, methods=["GET", "POST"]),
     Route("/_lab/operations", operations),
     Route("/_lab/reset", reset, methods=["POST"]),
+    Route("/_lab/kube", kube),
     Route("/_lab/disks/{ref:path}/bytes", disk_bytes),
     Route("/_lab/disks/{ref:path}/append", disk_append, methods=["POST"]),
 ]

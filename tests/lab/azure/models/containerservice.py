@@ -13,8 +13,8 @@ Mirrored behaviour:
   (400 ``PropertyChangeNotAllowed``); a count change scales the pool's scale set;
 - stop deallocates every node and reports ``powerState.code: Stopped``; start brings them back;
 - ``listClusterAdminCredential`` / ``listClusterUserCredential`` return the lab control plane's
-  kubeconfig when one is configured, else a kubeconfig whose server is a clearly marked
-  placeholder; a cluster with local accounts disabled refuses the admin credential;
+  kubeconfig for the cluster it backs (see ``backed_cluster``), else a kubeconfig whose server is a
+  clearly marked placeholder; a cluster with local accounts disabled refuses the admin credential;
 - deleting the cluster deletes its node resource group and identities.
 """
 
@@ -22,7 +22,7 @@ import base64
 import hashlib
 import re
 
-from ..arm import ArmError, invalid_parameter, merge_tags, resource_id, resource_not_found, timestamp
+from ..arm import ArmError, invalid_parameter, merge_tags, resource_id, resource_not_found
 from ..lro import completion
 from ..store import Resource
 from . import authorization, managedidentity, resources, vmss
@@ -326,12 +326,52 @@ def credentials(lab, subscription, group, name, role):
     if role == "clusterAdmin" and cluster.properties.get("disableLocalAccounts"):
         raise ArmError(400, "BadRequest", "Getting static credential is not allowed because this cluster is set to disable local accounts.")
     path = lab.config("kubeconfig")
-    if path and _readable(path):
+    backed = backed_cluster(lab)
+    if path and _readable(path) and backed is not None and backed.id == cluster.id:
         with open(path, "rb") as handle:
             kubeconfig = handle.read()
     else:
         kubeconfig = _placeholder_kubeconfig(cluster, group, role).encode()
     return {"kubeconfigs": [{"name": role, "value": base64.b64encode(kubeconfig).decode()}]}
+
+
+def backed_cluster(lab):
+    """The cluster the lab's one Kubernetes control plane stands for: the oldest that exists.
+
+    AKS gives every cluster a control plane of its own; the lab has one, configured through
+    ``/_lab/config {"kubeconfig": ...}``, so it backs the first cluster created and no other.
+    """
+    if not lab.config("kubeconfig"):
+        return None
+    clusters = lab.store.of_type(CLUSTER_TYPE)
+    return clusters[0] if clusters else None
+
+
+def kube_view(lab):
+    """What the Kubernetes bridge needs of the backed cluster: its place and its scale-set instances.
+
+    Nodes register once the cluster has been created (a kubelet joins at the end of provisioning);
+    each instance carries its pool's labels, taints and max pods and the VM's power state.
+    """
+    cluster = backed_cluster(lab)
+    if cluster is None:
+        return {"cluster": None, "instances": []}
+    parts = cluster.id.split("/")
+    view = {"id": cluster.id, "name": cluster.body["name"], "location": cluster.body["location"], "subscription": parts[2],
+            "nodeResourceGroup": cluster.properties["nodeResourceGroup"], "provisioningState": cluster.properties["provisioningState"]}
+    instances = []
+    if cluster.properties["provisioningState"] != "Creating":
+        for pool in lab.store.children(cluster.id, POOL_TYPE):
+            spec = pool.properties
+            scale_set = lab.store.get(pool.internal["vmss"])
+            for vm in lab.store.children(scale_set.id, vmss.VM_TYPE):
+                instances.append({
+                    "vmss": scale_set.body["name"], "instanceId": vm.body["instanceId"], "zone": (vm.body.get("zones") or [None])[0],
+                    "vmSize": vm.properties["hardwareProfile"]["vmSize"], "power": vm.internal["power"], "pool": spec["name"],
+                    "mode": spec["mode"], "labels": spec.get("nodeLabels") or {}, "taints": spec.get("nodeTaints") or [],
+                    "maxPods": spec.get("maxPods"),
+                })
+    return {"cluster": view, "instances": instances}
 
 
 def _readable(path):
@@ -355,7 +395,7 @@ def _placeholder_kubeconfig(cluster, group, role):
         f"  name: {name}\n"
         f"contexts:\n- context:\n    cluster: {name}\n    user: {user}\n  name: {name}\n"
         f"current-context: {name}\npreferences: {{}}\n"
-        f"users:\n- name: {user}\n  user:\n    token: placeholder-{timestamp()}\n"
+        f"users:\n- name: {user}\n  user:\n    token: placeholder-{hashlib.sha256((cluster.id + role).lower().encode()).hexdigest()[:32]}\n"
     )
 
 

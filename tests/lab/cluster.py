@@ -1,0 +1,125 @@
+"""The lab's Kubernetes side, as AKS presents it to a cluster's users.
+
+On top of the control plane (``lab.kube.controlplane``) this adds what AKS manages for a cluster:
+the Azure Disk CSI driver (``disk.csi.azure.com``: the CSIDriver object, the lab's controller
+``lab.csi`` and the upstream sidecars csi-provisioner, csi-attacher, csi-resizer and
+csi-snapshotter with the flags AKS runs them with) and the bridge (``lab.bridge``) that turns the
+emulated cluster's scale-set instances into Nodes and plays the kubelet's part. The emulator is
+told the control plane's kubeconfig so ``listClusterAdminCredential`` of the cluster the lab backs
+returns it. Every process is started and stopped through the control plane's launcher, so
+``make lab-down`` ends exactly what ``make lab-up`` started.
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+import sys
+import urllib.request
+from pathlib import Path
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from .kube import controlplane
+
+HERE = Path(__file__).resolve().parent
+POD_START_STAGE = HERE / "bridge" / "stages" / "pod-start.yaml"
+KWOK_STAGES = (
+    "node/fast/node-initialize.yaml",
+    "node/heartbeat-with-lease/node-heartbeat-with-lease.yaml",
+    str(POD_START_STAGE),
+    "pod/fast/pod-complete.yaml",
+    "pod/fast/pod-delete.yaml",
+)
+DRIVER = "disk.csi.azure.com"
+# AKS's managed driver deployment: strict topology (the disk goes where the pod is scheduled),
+# claim/snapshot metadata as parameters, generous timeouts for Azure's attach and snapshot times.
+SIDECARS = {
+    "csi-provisioner": ["--feature-gates=Topology=true", "--strict-topology=true", "--extra-create-metadata=true", "--timeout=120s",
+                        "--default-fstype=ext4", "--worker-threads=20"],
+    "csi-attacher": ["--timeout=120s", "--worker-threads=20"],
+    "csi-resizer": ["--timeout=240s", "--handle-volume-inuse-error=false"],
+    "csi-snapshotter": ["--timeout=600s", "--extra-create-metadata=true"],
+}
+
+
+def ensure_csidriver(kubeconfig: str) -> None:
+    """The CSIDriver object AKS installs: attach required, no pod info, fsGroup applied by the kubelet."""
+    api = client.StorageV1Api(controlplane.api_client(kubeconfig))
+    body = {"apiVersion": "storage.k8s.io/v1", "kind": "CSIDriver", "metadata": {"name": DRIVER},
+            "spec": {"attachRequired": True, "podInfoOnMount": False, "fsGroupPolicy": "File", "volumeLifecycleModes": ["Persistent"]}}
+    try:
+        api.create_csi_driver(body)
+    except ApiException as exc:
+        if exc.status != 409:
+            raise
+
+
+def configure_emulator(exports: dict, kubeconfig) -> None:
+    """Point the emulator's AKS credentials at this control plane (or, with None, back at the placeholder)."""
+    context = ssl.create_default_context(cafile=exports["LAB_AZURE_CA"])
+    request = urllib.request.Request(exports["LAB_ADMIN_URL"] + "/config", data=json.dumps({"kubeconfig": kubeconfig}).encode(),
+                                     headers={"Content-Type": "application/json"}, method="POST")
+    with urllib.request.urlopen(request, context=context, timeout=10):
+        pass
+
+
+def addons(exports: dict, state: Path):
+    """The processes AKS runs for a cluster, as the control plane's ``addons`` hook wants them."""
+    socket = state / "csi" / "csi.sock"
+    cloud_config = state / "cloud-config.json"
+    bins = controlplane.paths()
+    python_env = dict(exports, PYTHONPATH=str(HERE.parent))
+
+    def processes(kubeconfig):
+        kubeconfig = str(kubeconfig)
+        ensure_csidriver(kubeconfig)
+        (state / "csi").mkdir(parents=True, exist_ok=True)
+        found = [
+            ("csi-controller", [sys.executable, "-m", "lab.csi", "--endpoint", "unix://%s" % socket, "--config", str(cloud_config)],
+             python_env, socket.exists),
+        ]
+        for name, flags in SIDECARS.items():
+            argv = [str(bins[name]), "--csi-address=%s" % socket, "--kubeconfig=%s" % kubeconfig, "--leader-election=false", "--v=2"] + flags
+            found.append((name, argv, None, None))
+        found.append(("bridge", [sys.executable, "-m", "lab.bridge", "--kubeconfig", kubeconfig, "--admin-url", exports["LAB_ADMIN_URL"],
+                                 "--ca", exports["LAB_AZURE_CA"], "--cloud-config", str(cloud_config)], python_env, None))
+        return found
+
+    return processes
+
+
+def up(exports: dict, state: Path) -> dict:
+    """Start the control plane with the AKS add-ons; returns the exports it adds to ``.lab/env``."""
+    missing = controlplane.missing_binaries()
+    if missing:
+        raise SystemExit("lab: the Kubernetes binaries are not built (%s): run 'make lab-setup'" % ", ".join(missing))
+    try:
+        started = controlplane.start(state, kwok_stages=KWOK_STAGES, addons=addons(exports, state))
+    except controlplane.ControlPlaneError as exc:
+        raise SystemExit("lab: %s" % exc) from exc
+    configure_emulator(exports, started["kubeconfig"])
+    return {"KUBECONFIG": str(started["kubeconfig"]), "K8S_AUTH_KUBECONFIG": str(started["kubeconfig"])}
+
+
+def disk_text(exports: dict, namespace: str, claim: str) -> str:
+    """The text on the disk behind a PVC (the writer's lines), read through the emulator's admin API."""
+    core = client.CoreV1Api(controlplane.api_client(exports["KUBECONFIG"]))
+    pvc = core.read_namespaced_persistent_volume_claim(claim, namespace)
+    if not pvc.spec.volume_name:
+        raise SystemExit("lab: PVC %s/%s is not bound yet" % (namespace, claim))
+    handle = core.read_persistent_volume(pvc.spec.volume_name).spec.csi.volume_handle
+    context = ssl.create_default_context(cafile=exports["LAB_AZURE_CA"])
+    url = "%s/disks/%s/bytes" % (exports["LAB_ADMIN_URL"], handle.lstrip("/"))
+    with urllib.request.urlopen(url, context=context, timeout=30) as response:
+        return response.read().rstrip(b"\0").decode("utf-8", "replace")
+
+
+def down(state: Path, keep: bool) -> None:
+    """Stop every process ``up`` started."""
+    if state.exists():
+        try:
+            controlplane.stop(state, keep_state=keep)
+        except controlplane.ControlPlaneError as exc:
+            raise SystemExit("lab: %s" % exc) from exc
