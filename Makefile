@@ -11,18 +11,18 @@ PYTHON_VERSION = $(shell $(PY) -c 'import sys; print("%d.%d" % sys.version_info[
 export PATH := $(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(ROOT)/ansible.cfg
 
-.PHONY: help setup test sanity lint changelog-lint units lab-tests molecule demo lab-up lab-down bench build
+.PHONY: help setup lab-setup lab-cat integration test sanity lint changelog-lint units lab-tests molecule demo lab-up lab-down bench build
 
 help:
 	@echo "make demo    the whole story against the offline lab (sets itself up)"
 	@echo "make test    every test: sanity, lint, unit, integration, Molecule (sets itself up)"
-	@echo "make setup | sanity | lint | units | lab-tests | molecule | build | lab-up | lab-down [KEEP=1] | bench"
+	@echo "make setup | sanity | lint | units | lab-tests | integration | molecule | build | lab-up | lab-down [KEEP=1] | lab-cat PVC=ns/name | bench"
 
 setup:
 	@scripts/setup.sh
 
-test: setup
-	@scripts/run-tests.sh sanity lint changelog-lint units lab build molecule
+test: lab-setup
+	@scripts/run-tests.sh sanity lint changelog-lint units lab integration build molecule
 
 sanity: setup
 	@scripts/run-tests.sh sanity
@@ -43,14 +43,24 @@ build: setup
 	@ansible-galaxy collection build --force --output-path .build/dist .
 	@scripts/run-tests.sh build
 
-lab-up: setup
+# The lab's Kubernetes binaries, built from the Go module proxy into the cache (skipped when built).
+lab-setup: setup
+	@tests/lab/kube/build.sh
+
+lab-up: lab-setup
 	@PYTHONPATH=tests $(PY) -m lab up
 
 lab-down: setup
 	@PYTHONPATH=tests $(PY) -m lab down $(if $(KEEP),--keep)
 
-lab-tests: setup
+lab-cat: setup
+	@PYTHONPATH=tests $(PY) -m lab cat $(PVC)
+
+lab-tests: lab-setup
 	@scripts/run-tests.sh lab
+
+integration: lab-setup
+	@scripts/run-tests.sh integration
 
 bench: setup
 	@mkdir -p bench/results

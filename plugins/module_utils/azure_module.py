@@ -1,0 +1,242 @@
+# Copyright: kubedisk.aks contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""``AzureModule``: the base every kubedisk.aks Azure module is built on.
+
+It merges the shared auth argument spec, checks the SDK once with a clean ``missing_required_lib``
+message, builds credentials and management clients lazily (azure-core's retry policy, bounded by the
+module's ``timeout``), waits for long-running operations within that same deadline (the SDK paces its
+polls by ``Retry-After``), reports Azure errors with their ARM code, message and request id, and
+builds ``--diff`` output without secrets.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+import time
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.kubedisk.aks.plugins.module_utils.azure_auth import (
+    AUTH_ARG_SPEC,
+    AzureAuthError,
+    build_credential,
+    resolve_cloud,
+    tls_verify,
+)
+from ansible_collections.kubedisk.aks.plugins.module_utils.azure_diff import make_diff
+from ansible_collections.kubedisk.aks.plugins.module_utils.azure_errors import error_code, error_details, format_error
+
+try:
+    from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpResponseError, ResourceNotFoundError
+    from azure.core.pipeline.policies import RetryPolicy
+    HAS_AZURE_CORE = True
+    AZURE_CORE_IMPORT_ERROR = None
+except ImportError:
+    HAS_AZURE_CORE = False
+    AZURE_CORE_IMPORT_ERROR = traceback.format_exc()
+
+    class AzureError(Exception):  # type: ignore[no-redef]
+        """Placeholder so ``except`` clauses work without azure-core (the module fails before any call)."""
+
+    class HttpResponseError(AzureError):  # type: ignore[no-redef]
+        """Placeholder."""
+
+    class ResourceNotFoundError(HttpResponseError):  # type: ignore[no-redef]
+        """Placeholder."""
+
+    class ClientAuthenticationError(HttpResponseError):  # type: ignore[no-redef]
+        """Placeholder."""
+
+USER_AGENT = "kubedisk.aks/0.1.0"
+# Used only when a poll response carries no Retry-After (ARM nearly always sends one).
+FALLBACK_POLL_INTERVAL = 5
+
+# name -> (python module, class, PyPI package, takes a subscription id)
+CLIENTS = {
+    "resource": ("azure.mgmt.resource.resources", "ResourceManagementClient", "azure-mgmt-resource"),
+    "containerservice": ("azure.mgmt.containerservice", "ContainerServiceClient", "azure-mgmt-containerservice"),
+    "compute": ("azure.mgmt.compute", "ComputeManagementClient", "azure-mgmt-compute"),
+    "authorization": ("azure.mgmt.authorization", "AuthorizationManagementClient", "azure-mgmt-authorization"),
+}
+
+
+def _import_client_class(name):
+    module_name, class_name, package = CLIENTS[name]
+    try:
+        module = __import__(module_name, fromlist=[class_name])
+        return getattr(module, class_name), None, package
+    except ImportError:
+        return None, traceback.format_exc(), package
+
+
+class AzureModule(object):
+    """Wrapper around AnsibleModule for Azure Resource Manager modules.
+
+    ``argument_spec`` is the module's own spec; the auth options are merged in. Pass
+    ``default_timeout`` for the module's ``timeout`` option when the module declares one.
+    """
+
+    def __init__(self, argument_spec, auth=True, **kwargs):
+        spec = copy.deepcopy(AUTH_ARG_SPEC) if auth else {}
+        spec.update(argument_spec)
+        kwargs.setdefault("supports_check_mode", True)
+        self.module = AnsibleModule(argument_spec=spec, **kwargs)
+        self.started = time.monotonic()
+        self._cloud = None
+        self._credential = None
+        self._clients = {}
+        if not HAS_AZURE_CORE:
+            self.module.fail_json(msg=missing_required_lib("azure-core and azure-identity"), exception=AZURE_CORE_IMPORT_ERROR)
+
+    # ----- AnsibleModule passthrough --------------------------------------------------------------
+    @property
+    def params(self):
+        return self.module.params
+
+    @property
+    def check_mode(self):
+        return self.module.check_mode
+
+    @property
+    def diff_mode(self):
+        return bool(getattr(self.module, "_diff", False))
+
+    def warn(self, msg):
+        self.module.warn(msg)
+
+    def fail_json(self, **kwargs):
+        self.module.fail_json(**kwargs)
+
+    def exit_json(self, **kwargs):
+        self.module.exit_json(**kwargs)
+
+    # ----- time budget ----------------------------------------------------------------------------
+    @property
+    def timeout(self):
+        return self.params.get("timeout") or 600
+
+    def remaining(self):
+        """Seconds left of the module's ``timeout`` (never below 1, so a last call still has a chance)."""
+        return max(1.0, self.timeout - (time.monotonic() - self.started))
+
+    def expired(self):
+        return time.monotonic() - self.started >= self.timeout
+
+    # ----- auth and clients -----------------------------------------------------------------------
+    @property
+    def subscription_id(self):
+        sub = self.params.get("subscription_id")
+        if not sub:
+            self.fail_json(msg="subscription_id is required: set it (or AZURE_SUBSCRIPTION_ID), e.g. once per play "
+                               "with module_defaults: {group/kubedisk.aks.azure: {subscription_id: ...}}")
+        return sub
+
+    @property
+    def cloud(self):
+        if self._cloud is None:
+            try:
+                self._cloud = resolve_cloud(self.params)
+            except AzureAuthError as exc:
+                self.fail_json(msg=str(exc))
+        return self._cloud
+
+    @property
+    def credential(self):
+        if self._credential is None:
+            try:
+                self._credential = build_credential(self.params, self.cloud)
+            except AzureAuthError as exc:
+                self.fail_json(msg=str(exc))
+            except ImportError:
+                self.fail_json(msg=missing_required_lib("azure-identity"), exception=traceback.format_exc())
+            except ValueError as exc:
+                self.fail_json(msg="cannot build the Azure credential: %s" % exc)
+        return self._credential
+
+    def client_kwargs(self):
+        """Keyword arguments for a management client: endpoint, scopes, TLS, retries and poll pacing."""
+        return {
+            "base_url": self.cloud["resource_manager"].rstrip("/"),
+            "credential_scopes": [self.cloud["scope"]],
+            "connection_verify": tls_verify(self.params),
+            # azure-core's RetryPolicy: 429/408/5xx and dropped connections, Retry-After honoured,
+            # exponential backoff otherwise; bounded by what is left of the module's timeout.
+            "retry_policy": RetryPolicy(retry_total=10, retry_status=6, retry_backoff_factor=0.8,
+                                        retry_backoff_max=60, timeout=int(self.remaining())),
+            "polling_interval": FALLBACK_POLL_INTERVAL,
+            "user_agent": USER_AGENT,
+        }
+
+    def client(self, name):
+        """The management client ``name`` (resource, containerservice, compute, authorization), built once."""
+        if name not in self._clients:
+            cls, trace, package = _import_client_class(name)
+            if cls is None:
+                self.fail_json(msg=missing_required_lib(package), exception=trace)
+            self._clients[name] = cls(self.credential, self.subscription_id, **self.client_kwargs())
+        return self._clients[name]
+
+    # ----- errors ---------------------------------------------------------------------------------
+    def fail_json_azure(self, exc, what, **kwargs):
+        """Fail with ``what`` plus the ARM code, message and request id of ``exc``."""
+        details = error_details(exc)
+        if isinstance(exc, ClientAuthenticationError):  # includes azure-identity's CredentialUnavailableError
+            msg = format_error("%s: Azure authentication failed" % what, details)
+            msg += " (check auth_source, client_id, secret/certificate, tenant, cloud_environment and authority_host)"
+        else:
+            msg = format_error(what, details)
+        self.fail_json(msg=msg, error=details, **kwargs)
+
+    @staticmethod
+    def error_code(exc):
+        return error_code(exc)
+
+    def call(self, what, func, *args, **kwargs):
+        """``func(*args, **kwargs)``; an Azure error fails the module with ``what`` as context."""
+        try:
+            return func(*args, **kwargs)
+        except AzureError as exc:  # HTTP errors, auth errors, connection errors, retry budget exhausted
+            self.fail_json_azure(exc, what)
+
+    def get_or_none(self, what, func, *args, **kwargs):
+        """Like ``call`` but a 404 (ResourceNotFound, ResourceGroupNotFound, ...) returns None."""
+        try:
+            return func(*args, **kwargs)
+        except ResourceNotFoundError:
+            return None
+        except HttpResponseError as exc:
+            if getattr(exc, "status_code", None) == 404:
+                return None
+            self.fail_json_azure(exc, what)
+        except AzureError as exc:
+            self.fail_json_azure(exc, what)
+
+    # ----- long-running operations ----------------------------------------------------------------
+    def begin(self, what, func, *args, **kwargs):
+        """Start a long-running operation and wait for it within the module's timeout; returns its result."""
+        poller = self.call("%s (request)" % what, func, *args, **kwargs)
+        return self.wait(poller, what)
+
+    def wait(self, poller, what):
+        """Wait for ``poller`` until done or until the module's ``timeout`` runs out.
+
+        The SDK polls at the pace the service asks for (``Retry-After``); we only bound the total.
+        On timeout the operation carries on in Azure: the message says so and how to converge.
+        """
+        try:
+            poller.wait(timeout=self.remaining())
+            if not poller.done():
+                self.fail_json(msg="%s did not finish within timeout=%s s; Azure carries on with it. Rerun the task "
+                                   "later (it converges) or raise timeout." % (what, self.timeout),
+                               status=poller.status() if hasattr(poller, "status") else None)
+            return poller.result(timeout=0)
+        except AzureError as exc:
+            self.fail_json_azure(exc, "%s failed" % what)
+
+    # ----- diff -----------------------------------------------------------------------------------
+    @staticmethod
+    def diff(before, after):
+        return make_diff(before, after)

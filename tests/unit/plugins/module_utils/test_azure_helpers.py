@@ -1,0 +1,93 @@
+"""Error formatting, ids and names, comparison and diff helpers."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.kubedisk.aks.plugins.module_utils import azure_diff, azure_errors, azure_ids
+
+
+class Resp:
+    def __init__(self, headers):
+        self.headers = headers
+
+
+class Err(Exception):
+    def __init__(self, code, message, status=400, headers=None):
+        super().__init__(message)
+        self.error = type("E", (), {"code": code, "message": message, "target": None})()
+        self.status_code = status
+        self.response = Resp(headers or {})
+        self.message = message
+
+
+def test_error_details_and_format():
+    exc = Err("PrincipalNotFound", "Principal abc does not exist", 400,
+              {"x-ms-request-id": "r-1", "x-ms-correlation-request-id": "c-1"})
+    details = azure_errors.error_details(exc)
+    assert details == {"code": "PrincipalNotFound", "message": "Principal abc does not exist", "status": 400,
+                       "request_id": "r-1", "correlation_id": "c-1"}
+    line = azure_errors.format_error("creating x", details)
+    assert line == "creating x: PrincipalNotFound (HTTP 400): Principal abc does not exist [request id r-1 / correlation id c-1]"
+
+
+def test_error_without_body_uses_header_or_type():
+    exc = Err(None, "boom", 500, {"x-ms-error-code": "InternalError"})
+    assert azure_errors.error_code(exc) == "InternalError"
+    plain = azure_errors.error_details(ValueError("x"))
+    assert plain["code"] == "ValueError" and plain["request_id"] is None
+
+
+def test_real_sdk_error_details(azure_error):
+    exc = azure_error(409, "RoleAssignmentExists", "The role assignment already exists.", {"x-ms-correlation-request-id": "c"})
+    details = azure_errors.error_details(exc)
+    assert details["code"] == "RoleAssignmentExists" and details["status"] == 409
+    assert details["request_id"] == "req-RoleAssignmentExists" and details["correlation_id"] == "c"
+    assert details["message"] == "The role assignment already exists."
+
+
+def test_ids():
+    rid = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/disks/d1"
+    assert azure_ids.parse_resource_id(rid) == {"subscription": "s", "resource_group": "rg", "provider": "Microsoft.Compute",
+                                                "type": "disks", "name": "d1"}
+    assert azure_ids.parse_resource_id("/subscriptions/s/resourceGroups/rg") == {"subscription": "s", "resource_group": "rg"}
+    assert azure_ids.parse_resource_id("/subscriptions/s") == {"subscription": "s"}
+    assert azure_ids.parse_resource_id("disks/d1") is None
+    assert azure_ids.parse_resource_id("/subscriptions/s/resourceGroups/rg/providers") is None
+    assert azure_ids.same_id(rid.upper(), rid + "/")
+    assert azure_ids.trailing_guid("/providers/Microsoft.Authorization/roleDefinitions/ABC") == "abc"
+
+
+def test_assignment_name_is_deterministic_and_case_insensitive():
+    one = azure_ids.assignment_name("/subscriptions/S/resourceGroups/RG", "P", "R")
+    assert one == azure_ids.assignment_name("/subscriptions/s/resourcegroups/rg/", "p", "r")
+    assert one != azure_ids.assignment_name("/subscriptions/s/resourcegroups/rg", "p", "other")
+    assert azure_ids.is_guid(one)
+
+
+@pytest.mark.parametrize("check, good, bad", [
+    (azure_ids.valid_resource_group, ["rg-1", "a.b(c)_d"], ["", "x" * 91, "ends.", "bad/slash"]),
+    (azure_ids.valid_agent_pool, ["system", "pool1"], ["Pool", "1pool", "toolongpoolname", "a-b"]),
+    (azure_ids.valid_cluster_name, ["aks-1", "a"], ["-a", "a-", "a" * 64, "a b"]),
+    (azure_ids.valid_disk_name, ["pvc-1", "disk_1.a"], ["-d", "", "a" * 81]),
+])
+def test_names(check, good, bad):
+    assert all(check(n) for n in good)
+    assert not any(check(n) for n in bad)
+
+
+def test_scrub_removes_secrets_at_any_depth():
+    value = {"a": 1, "secret": "s", "nested": [{"kubeconfig": "k", "b": 2}], "Password": "p"}
+    assert azure_diff.scrub(value) == {"a": 1, "nested": [{"b": 2}]}
+    assert azure_diff.make_diff(None, {"secret": 1, "x": 2}) == {"before": {}, "after": {"x": 2}}
+
+
+def test_compare_helpers():
+    assert azure_diff.norm_zones([3, "1", "2"]) == ["1", "2", "3"]
+    assert azure_diff.same_text("Standard_LRS", "standard_lrs") and not azure_diff.same_text(None, "x")
+    assert azure_diff.tags_after({"a": "1"}, {"b": "2"}, True) == {"a": "1", "b": "2"}
+    assert azure_diff.tags_after({"a": "1"}, {"b": "2"}, False) == {"b": "2"}
+    assert azure_diff.tags_after({"a": "1"}, None, False) is None
+    desired = {"sku": {"tier": "standard"}, "count": 3, "ignored": None}
+    assert azure_diff.changed_fields(desired, {"sku": {"tier": "Standard"}, "count": 3}, ignore_case=("tier",)) == []
+    assert azure_diff.changed_fields(desired, {"sku": {"tier": "Free"}, "count": 2}, ignore_case=("tier",)) == ["sku.tier", "count"]
