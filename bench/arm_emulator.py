@@ -1,8 +1,11 @@
 """Benchmark: authenticated ARM GETs per second against a fresh ARM emulator (fast profile), 8 concurrent clients.
 
 Each client is a thread with its own keep-alive HTTPS connection and a bearer token from the lab's
-token endpoint; all of them GET the same managed disk for a fixed time.  Prints the rate and
-writes ``bench/results/arm_emulator.json``.  Only loopback traffic; it stops by itself.
+token endpoint; all of them GET the same managed disk for a fixed time. The floor is measured in
+the same run with the same clients: the same stack (uvicorn + Starlette over TLS with the lab's
+certificate) answering the disk's JSON from memory, so the ratio is the emulator's own cost
+(authentication, routing, SQLite, request log). Prints both rates and the ratio and writes
+``bench/results/arm_emulator.json``. Only loopback traffic; it stops by itself.
 
     PYTHONPATH=tests python bench/arm_emulator.py [--seconds 10] [--clients 8]
 """
@@ -11,6 +14,7 @@ import argparse
 import http.client
 import json
 import os
+import socket
 import ssl
 import subprocess
 import sys
@@ -38,6 +42,50 @@ def _start(state_dir):
     return process, json.loads(info_path.read_text())
 
 
+def _floor_server(state_dir, body):
+    """The stack alone: one route answering ``body`` over TLS with the emulator's certificate; returns (process, port)."""
+    code = (
+        "import sys, uvicorn\n"
+        "from starlette.applications import Starlette\n"
+        "from starlette.responses import Response\n"
+        "from starlette.routing import Route\n"
+        "body = open(sys.argv[2], 'rb').read()\n"
+        "async def disk(_request):\n"
+        "    return Response(body, media_type='application/json')\n"
+        "app = Starlette(routes=[Route('/{path:path}', disk)])\n"
+        "uvicorn.run(app, host='127.0.0.1', port=int(sys.argv[1]), ssl_certfile=sys.argv[3], ssl_keyfile=sys.argv[4], log_level='warning')\n"
+    )
+    body_path = Path(state_dir) / "floor-body.json"
+    body_path.write_bytes(body)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(  # pylint: disable=consider-using-with
+        [sys.executable, "-c", code, str(port), str(body_path), str(Path(state_dir) / "server.pem"), str(Path(state_dir) / "server-key.pem")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while True:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return process, port
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit("the floor server did not start")
+        time.sleep(0.05)
+
+
+def _measure(info, port, path, headers, clients, seconds):
+    """GETs per second and errors of ``clients`` threads against 127.0.0.1:port for ``seconds``."""
+    counts = [(0, 0)] * clients
+    started = time.monotonic()
+    threads = [threading.Thread(target=_client, args=(info, port, path, headers, started + seconds, counts, index)) for index in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - started
+    return sum(c[0] for c in counts) / elapsed, sum(c[1] for c in counts)
+
+
 def _setup(info):
     """A token, and a disk to read."""
     token = requests.post(f"{info['url']}/{info['tenant']}/oauth2/v2.0/token", verify=info["ca"], timeout=10, data={
@@ -53,10 +101,10 @@ def _setup(info):
     return f"{disk[len(info['url']):]}?api-version={params['api-version']}", headers
 
 
-def _client(info, path, headers, stop_at, counts, index):
+def _client(info, port, path, headers, stop_at, counts, index):  # pylint: disable=too-many-arguments
     """One client: a keep-alive HTTPS connection issuing GETs until ``stop_at``."""
     context = ssl.create_default_context(cafile=info["ca"])
-    connection = http.client.HTTPSConnection("127.0.0.1", info["port"], context=context, timeout=10)
+    connection = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=10)
     done = errors = 0
     while time.monotonic() < stop_at:
         connection.request("GET", path, headers=headers)
@@ -78,30 +126,26 @@ def main(argv=None):
     arguments = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="arm-bench-") as state_dir:
         process, info = _start(state_dir)
+        floor = None
         try:
             path, headers = _setup(info)
-            counts = [(0, 0)] * arguments.clients
-            started = time.monotonic()
-            stop_at = started + arguments.seconds
-            threads = [threading.Thread(target=_client, args=(info, path, headers, stop_at, counts, index))
-                       for index in range(arguments.clients)]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            elapsed = time.monotonic() - started
+            body = requests.get(info["url"] + path, headers=headers, verify=info["ca"], timeout=10).content
+            floor, floor_port = _floor_server(state_dir, body)
+            rate, errors = _measure(info, info["port"], path, headers, arguments.clients, arguments.seconds)
+            floor_rate, floor_errors = _measure(info, floor_port, path, headers, arguments.clients, arguments.seconds)
         finally:
-            process.terminate()
-            process.wait(timeout=15)
-    done = sum(count[0] for count in counts)
-    errors = sum(count[1] for count in counts)
-    rate = done / elapsed
-    result = {"benchmark": "arm_emulator_authenticated_gets", "clients": arguments.clients, "seconds": round(elapsed, 2),
-              "requests": done, "errors": errors, "per_second": round(rate, 1), "goal_per_second": GOAL, "meets_goal": rate >= GOAL}
+            for server in (process, floor):
+                if server is not None:
+                    server.terminate()
+                    server.wait(timeout=15)
+    result = {"benchmark": "arm_emulator_authenticated_gets", "clients": arguments.clients, "seconds": arguments.seconds,
+              "per_second": round(rate, 1), "errors": errors, "floor_per_second": round(floor_rate, 1), "floor_errors": floor_errors,
+              "ratio_to_floor": round(rate / floor_rate, 3), "goal_per_second": GOAL, "meets_goal": rate >= GOAL}
     (REPO / "bench" / "results").mkdir(parents=True, exist_ok=True)
     (REPO / "bench" / "results" / "arm_emulator.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(f"ARM emulator: {rate:.0f} authenticated GETs/s with {arguments.clients} clients ({errors} errors; goal {GOAL:.0f}/s)")
-    return 0 if errors == 0 else 1
+    print(f"floor (same stack, static answer): {floor_rate:.0f} GETs/s; emulator / floor = {rate / floor_rate:.2f}")
+    return 0 if errors == 0 and floor_errors == 0 else 1
 
 
 if __name__ == "__main__":
