@@ -22,7 +22,7 @@ setup:
 	@scripts/setup.sh
 
 test: lab-setup
-	@scripts/run-tests.sh sanity lint changelog-lint units lab integration build molecule
+	@scripts/run-tests.sh sanity lint changelog-lint units lab integration integration-kube build molecule
 
 sanity: setup
 	@scripts/run-tests.sh sanity
@@ -60,7 +60,7 @@ lab-tests: lab-setup
 	@scripts/run-tests.sh lab
 
 integration: lab-setup
-	@scripts/run-tests.sh integration
+	@scripts/run-tests.sh integration integration-kube
 
 bench: setup
 	@mkdir -p bench/results

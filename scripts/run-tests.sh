@@ -58,17 +58,28 @@ suite_build() {
 }
 
 suite_integration() {
-    # Starts the lab's ARM emulator (LAB_KUBE=0), runs each target under tests/integration/targets whose
-    # aliases say cloud/azure-lab through tests/integration/integration.yml with ansible-playbook, prints
+    # The Azure modules' targets run against the ARM emulator alone.
+    integration_targets cloud/azure-lab 0
+}
+
+suite_integration-kube() {
+    # The Kubernetes-side modules' targets need the whole lab (control plane, CSI driver, bridge).
+    integration_targets cloud/kube-lab 1
+}
+
+integration_targets() {
+    # Starts the lab (LAB_KUBE=$2), runs each target under tests/integration/targets whose aliases say
+    # $1 through tests/integration/integration.yml with ansible-playbook, prints
     # the ARM reads/writes per module (create, rerun) and the LRO completion -> module return latency,
     # and stops the lab. Every AZURE_* variable is removed from the playbooks' environment: the modules
     # get the lab's settings only through module_defaults for group/kubedisk.aks.azure, from a generated,
     # git-ignored vars file (integration-vars.yml in the lab folder). INTEGRATION_TARGETS="a b" runs a subset.
-    local rc=0 target targets vars counts latency prefix lab_dir
+    local alias=$1 kube=$2 rc=0 target targets vars counts latency prefix lab_dir
     lab_dir=${LAB_DIR:-$root/.lab}
+    export LAB_DIR=$lab_dir
     local -a drop=(-u AZURE_SUBSCRIPTION_ID -u AZURE_TENANT -u AZURE_TENANT_ID -u AZURE_CLIENT_ID -u AZURE_SECRET
                    -u AZURE_CLIENT_SECRET -u AZURE_CLOUD_ENVIRONMENT -u AZURE_AUTHORITY_HOST -u REQUESTS_CA_BUNDLE -u SSL_CERT_FILE)
-    (cd "$root" && LAB_KUBE=0 PYTHONPATH=tests python -m lab up) || return 1
+    (cd "$root" && LAB_KUBE=$kube PYTHONPATH=tests python -m lab up) || return 1
     vars="$lab_dir/integration-vars.yml"
     counts="$lab_dir/integration-counts.jsonl"
     latency="$lab_dir/integration-latency.txt"
@@ -95,7 +106,7 @@ with open(os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encod
                "lab_helper": os.path.join(root, "tests/integration/lab_helper.py")}, handle, indent=1)
 EOF
     ) || rc=1
-    targets=${INTEGRATION_TARGETS:-$(cd "$root/tests/integration/targets" && grep -l '^cloud/azure-lab' ./*/aliases | cut -d/ -f2 | sort)}
+    targets=${INTEGRATION_TARGETS:-$(cd "$root/tests/integration/targets" && grep -lx "$alias" ./*/aliases | xargs grep -Lx hidden | cut -d/ -f2 | sort)}
     for target in $targets; do
         printf -- '--- integration target %s\n' "$target"
         (

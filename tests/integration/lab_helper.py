@@ -69,6 +69,8 @@ def main(argv):
         admin("DELETE", "/faults")
     elif cmd == "config":
         print(json.dumps(admin("POST", "/config", json.loads(argv[2]))))
+    elif cmd == "profile":
+        print(json.dumps(admin("PUT", "/profile", {"name": argv[2]})))
     elif cmd == "principal":
         print(admin("POST", "/principals", {"displayName": argv[2], "principalType": "ServicePrincipal"})["objectId"])
     elif cmd == "operations":

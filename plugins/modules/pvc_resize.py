@@ -1,0 +1,693 @@
+#!/usr/bin/python
+# Copyright: kubedisk.aks contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: pvc_resize
+short_description: Grow Azure Disk PVCs (of a StatefulSet) online or offline, resumable after an interruption
+version_added: 0.1.0
+description:
+  - Grows PersistentVolumeClaims of the Azure Disk CSI driver to O(size), given as PVC names or as a StatefulSet
+    (all its claims, or chosen O(ordinals)). Never shrinks (a smaller size is refused).
+  - O(mode=online) patches the claims while the pods run (Azure "expand without downtime").
+    O(mode=offline) takes the StatefulSet down first. O(mode=auto) reads each disk from Azure and goes offline
+    when online expansion cannot work (shared disk, a disk of up to 4 TiB growing past 4 TiB); it tries online
+    otherwise and falls back to offline when the resize controller reports that Azure refused it (for example
+    the subscription or region does not expand attached disks).
+  - "Offline: everything is checked first (the claims exist and are bound, their StorageClass allows expansion, the
+    new size is larger, the StatefulSet's C(persistentVolumeClaimRetentionPolicy.whenScaled) is not C(Delete) because
+    scaling to 0 would delete the claims, and no PodDisruptionBudget forbids taking all its pods down unless
+    O(ignore_pdb=true)). Then the original replica count and the target are recorded in the annotation
+    C(kubedisk.aks/pvc-resize) on the StatefulSet (in the same write as the scale to 0), the module waits until the
+    pods are gone, their VolumeAttachments are deleted and Azure reports the disks C(Unattached), patches the claims,
+    waits for the controller resize, scales back to the recorded count, waits until the pods are Ready and each claim
+    shows the new capacity without a resize condition, and removes the annotation."
+  - A rerun after an interruption (the annotation is there) resumes from where the cluster is instead of starting over.
+  - O(update_template=true) also re-creates the StatefulSet with its C(volumeClaimTemplates) at the new size
+    (deleted with C(propagationPolicy=Orphan), so the pods and claims stay), so new replicas get it too.
+author:
+  - kubedisk.aks maintainers (@kubedisk)
+options:
+  size:
+    description: New size of the claims, a Kubernetes quantity (for example C(5Gi)). Azure disks grow in whole GiB.
+    type: str
+    required: true
+  namespace:
+    description: Namespace of the claims and the StatefulSet.
+    type: str
+    default: default
+  pvcs:
+    description: Names of the claims to grow. Mutually exclusive with O(statefulset).
+    type: list
+    elements: str
+  statefulset:
+    description: Grow the claims of this StatefulSet (C(<template>-<statefulset>-<ordinal>)).
+    type: str
+  ordinals:
+    description: Only these ordinals of O(statefulset) (default all replicas). Offline mode still takes every replica down.
+    type: list
+    elements: int
+  claim_templates:
+    description: Only the claims of these C(volumeClaimTemplates) of O(statefulset) (default all).
+    type: list
+    elements: str
+  mode:
+    description: V(online) while the pods run, V(offline) with the StatefulSet scaled to 0, V(auto) decides (see above).
+    type: str
+    default: auto
+    choices: [auto, online, offline]
+  update_template:
+    description: Re-create the StatefulSet (orphan cascade) with its claim templates at O(size).
+    type: bool
+    default: false
+  ignore_pdb:
+    description: Go offline even though a PodDisruptionBudget covers the StatefulSet's pods (all of them go down).
+    type: bool
+    default: false
+  timeout:
+    description: Seconds the whole resize may take (Azure reads and every wait); a timed-out offline resize resumes on rerun.
+    type: int
+    default: 900
+  kubernetes:
+    description:
+      - How to reach the Kubernetes API, with kubernetes.core's connection options (same names);
+        unset ones fall back to the C(K8S_AUTH_*) environment variables as in kubernetes.core.
+    type: dict
+    suboptions:
+      kubeconfig:
+        description: Path to a kubeconfig file, or its content as a dict.
+        type: raw
+      context:
+        description: Context of the kubeconfig to use.
+        type: str
+      host:
+        description: API server URL.
+        type: str
+      api_key:
+        description: Bearer token.
+        type: str
+      username:
+        description: User name for basic authentication.
+        type: str
+      password:
+        description: Password for basic authentication.
+        type: str
+      validate_certs:
+        description: Verify the API server's certificate.
+        type: bool
+        aliases: [verify_ssl]
+      ca_cert:
+        description: CA certificate of the API server.
+        type: path
+        aliases: [ssl_ca_cert]
+      client_cert:
+        description: Client certificate.
+        type: path
+        aliases: [cert_file]
+      client_key:
+        description: Client key.
+        type: path
+        aliases: [key_file]
+notes:
+  - Offline mode works on claims used by the pods of one StatefulSet (or by no pod at all); claims of Deployments or
+    bare pods are refused offline.
+  - The disks are read from Azure (C(Microsoft.Compute/disks/read)) through the PV's C(volumeHandle).
+extends_documentation_fragment:
+  - kubedisk.aks.azure
+  - kubedisk.aks.azure.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+"""
+
+EXAMPLES = r"""
+- name: Grow the disks of a StatefulSet offline, template included
+  kubedisk.aks.pvc_resize:
+    namespace: default
+    statefulset: nginx-statefulset
+    size: 5Gi
+    mode: offline
+    ignore_pdb: true
+    update_template: true
+  register: resize
+
+- name: Grow one claim, online if Azure can
+  kubedisk.aks.pvc_resize:
+    namespace: default
+    pvcs: [pvc-azuredisk]
+    size: 10Gi
+"""
+
+RETURN = r"""
+mode:
+  description: The mode used (V(online) or V(offline)); null when nothing had to grow.
+  returned: always
+  type: str
+mode_reason:
+  description: Why that mode (for V(auto)).
+  returned: always
+  type: str
+pvcs:
+  description: Per claim, the size before and after, its disk and whether it grew.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: Claim name.
+      type: str
+    before:
+      description: Capacity before.
+      type: str
+    after:
+      description: Capacity after (the target in check mode).
+      type: str
+    disk_id:
+      description: Azure disk behind it.
+      type: str
+    changed:
+      description: Whether it grew (or would).
+      type: bool
+  sample:
+    - {name: azuredisk-nginx-statefulset-0, before: 1Gi, after: 5Gi, changed: true,
+       disk_id: /subscriptions/.../resourceGroups/MC_rg_aks_westeurope/providers/Microsoft.Compute/disks/pvc-1}
+statefulset:
+  description: The StatefulSet taken down and back (offline), with the recorded replica count.
+  returned: when offline mode ran on a StatefulSet
+  type: dict
+  sample: {name: nginx-statefulset, replicas: 2, resumed: false, template_updated: true}
+downtime_seconds:
+  description:
+    - Seconds the StatefulSet had fewer Ready pods than its replicas, from the scale to 0 until all were Ready again
+      (from the recorded start when resumed).
+  returned: when offline mode ran
+  type: float
+elapsed:
+  description: Seconds the module took.
+  returned: always
+  type: float
+"""
+
+import json
+import time
+import traceback
+
+from ansible_collections.kubedisk.aks.plugins.module_utils.azure_diff import to_rest
+from ansible_collections.kubedisk.aks.plugins.module_utils.azure_ids import parse_resource_id
+from ansible_collections.kubedisk.aks.plugins.module_utils.azure_module import AzureModule
+from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_ops import (
+    GIB, K8sError, Kube, gib_ceil, human_bytes, label_selector_matches, parse_quantity, pod_pvc_names, pvc_resize_state, wait_for,
+)
+from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_volumes import CSI_DRIVER, K8S_AUTH_SPEC, api_client
+
+ANNOTATION = "kubedisk.aks/pvc-resize"
+FOUR_TIB_GB = 4095
+NO_4TIB_LIMIT = ("ultrassd_lrs", "premiumv2_lrs")
+
+ARGUMENT_SPEC = {
+    "size": {"type": "str", "required": True},
+    "namespace": {"type": "str", "default": "default"},
+    "pvcs": {"type": "list", "elements": "str"},
+    "statefulset": {"type": "str"},
+    "ordinals": {"type": "list", "elements": "int"},
+    "claim_templates": {"type": "list", "elements": "str"},
+    "mode": {"type": "str", "default": "auto", "choices": ["auto", "online", "offline"]},
+    "update_template": {"type": "bool", "default": False},
+    "ignore_pdb": {"type": "bool", "default": False},
+    "timeout": {"type": "int", "default": 900},
+    "kubernetes": {"type": "dict", "options": K8S_AUTH_SPEC},
+}
+
+
+class Refused(Exception):
+    """A check failed before anything was written."""
+
+
+def online_blockers(disk, target_gib):
+    """Why Azure cannot grow this attached disk without downtime (empty list when it can)."""
+    props = disk.get("properties") or {}
+    sku = ((disk.get("sku") or {}).get("name") or "").lower()
+    current = props.get("diskSizeGB") or 0
+    reasons = []
+    if (props.get("maxShares") or 1) > 1:
+        reasons.append("disk %s is a shared disk (maxShares %s)" % (disk.get("name"), props["maxShares"]))
+    if sku not in NO_4TIB_LIMIT and current <= FOUR_TIB_GB < target_gib:
+        reasons.append("disk %s grows from %d GiB past 4 TiB" % (disk.get("name"), current))
+    return reasons
+
+
+def retention_refusal(sts):
+    policy = (sts.get("spec") or {}).get("persistentVolumeClaimRetentionPolicy") or {}
+    if policy.get("whenScaled") == "Delete":
+        return ("StatefulSet %s has persistentVolumeClaimRetentionPolicy.whenScaled: Delete, so scaling it to 0 for an "
+                "offline resize would delete its claims and their disks. Set whenScaled: Retain first (or resize online)"
+                % sts["metadata"]["name"])
+    return None
+
+
+def pdb_refusal(pdbs, sts, replicas):
+    labels = ((((sts.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels")) or {}
+    for pdb in pdbs:
+        spec = pdb.get("spec") or {}
+        if not label_selector_matches(spec.get("selector"), labels):
+            continue
+        limit = "minAvailable %s" % spec["minAvailable"] if spec.get("minAvailable") is not None else "maxUnavailable %s" % spec.get("maxUnavailable")
+        if spec.get("maxUnavailable") is not None and str(spec["maxUnavailable"]) in ("100%", str(replicas)):
+            continue
+        if spec.get("minAvailable") is not None and str(spec["minAvailable"]) in ("0", "0%"):
+            continue
+        return ("an offline resize takes all %d pods of StatefulSet %s down, which PodDisruptionBudget %s (%s) is there to "
+                "prevent. Set ignore_pdb: true to accept the downtime, or use mode: online"
+                % (replicas, sts["metadata"]["name"], pdb["metadata"]["name"], limit))
+    return None
+
+
+def read_annotation(sts):
+    raw = (((sts or {}).get("metadata") or {}).get("annotations") or {}).get(ANNOTATION)
+    if not raw:
+        return None
+    try:
+        value = json.loads(raw)
+        int(value["replicas"])
+        return value
+    except (ValueError, KeyError, TypeError):
+        raise Refused("StatefulSet %s carries annotation %s=%r that is not a resize record; remove it and rerun"
+                      % (sts["metadata"]["name"], ANNOTATION, raw))
+
+
+def template_needs_update(sts, templates, size_bytes):
+    for tpl in (sts.get("spec") or {}).get("volumeClaimTemplates") or []:
+        if tpl["metadata"]["name"] in templates:
+            req = parse_quantity((((tpl.get("spec") or {}).get("resources") or {}).get("requests") or {}).get("storage"))
+            if req is None or req < size_bytes:
+                return True
+    return False
+
+
+def recreated_statefulset(sts, templates, size):
+    meta = sts["metadata"]
+    annotations = dict(meta.get("annotations") or {})
+    annotations.pop(ANNOTATION, None)
+    annotations.pop("kubectl.kubernetes.io/last-applied-configuration", None)
+    spec = json.loads(json.dumps(sts["spec"]))
+    for tpl in spec.get("volumeClaimTemplates") or []:
+        tpl.pop("status", None)
+        if tpl["metadata"]["name"] in templates:
+            tpl.setdefault("spec", {}).setdefault("resources", {}).setdefault("requests", {})["storage"] = size
+    new_meta = {"name": meta["name"], "namespace": meta["namespace"]}
+    if meta.get("labels"):
+        new_meta["labels"] = meta["labels"]
+    if annotations:
+        new_meta["annotations"] = annotations
+    return {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": new_meta, "spec": spec}
+
+
+class PvcResize(object):
+    def __init__(self, module):
+        self.module = module
+        self.p = module.params
+        self.ns = self.p["namespace"]
+        self.kube = Kube(api_client(module.module, self.p["kubernetes"]))
+        self.result = {"changed": False, "mode": None, "mode_reason": None, "pvcs": []}
+        try:
+            self.size_bytes = parse_quantity(self.p["size"])
+        except ValueError as exc:
+            module.fail_json(msg="size: %s" % exc)
+        if not self.size_bytes or self.size_bytes <= 0:
+            module.fail_json(msg="size must be larger than 0, got %r" % self.p["size"])
+        self.target_gib = gib_ceil(self.size_bytes)
+        self.sts = None
+        self.templates = []
+        self.record = None
+
+    # ----- helpers ------------------------------------------------------------------------------
+    def elapsed(self):
+        return round(time.monotonic() - self.module.started, 1)
+
+    def deadline(self):
+        return self.module.started + self.module.timeout
+
+    def fail(self, msg, **extra):
+        result = dict(self.result)
+        result.pop("changed", None)
+        result.update(extra)
+        self.module.fail_json(msg=msg, elapsed=self.elapsed(), **result)
+
+    def waited(self, check, what, advice):
+        done, info = wait_for(check, self.deadline())
+        if not done:
+            self.fail("%s did not happen within timeout=%d s (%s). %s" % (what, self.module.timeout, info, advice))
+        return info
+
+    # ----- targets and checks (no writes) ----------------------------------------------------------
+    def resolve_targets(self):
+        p = self.p
+        if p["statefulset"]:
+            self.sts = self.kube.get("StatefulSet", p["statefulset"], self.ns, "apps/v1")
+            if self.sts is None:
+                raise Refused("StatefulSet %s/%s not found" % (self.ns, p["statefulset"]))
+            self.record = read_annotation(self.sts)
+            names = [t["metadata"]["name"] for t in (self.sts["spec"].get("volumeClaimTemplates") or [])]
+            if not names:
+                raise Refused("StatefulSet %s/%s has no volumeClaimTemplates: it has no claims to grow" % (self.ns, p["statefulset"]))
+            unknown = [t for t in p["claim_templates"] or [] if t not in names]
+            if unknown:
+                raise Refused("StatefulSet %s has no volumeClaimTemplate %s (it has %s)" % (p["statefulset"], ", ".join(unknown), ", ".join(names)))
+            self.templates = p["claim_templates"] or names
+            replicas = int(self.record["replicas"]) if self.record else int(self.sts["spec"].get("replicas", 1))
+            ordinals = p["ordinals"] if p["ordinals"] is not None else list(range(replicas))
+            bad = [o for o in ordinals if o < 0]
+            if bad:
+                raise Refused("ordinals must be 0 or more, got %s" % bad)
+            return ["%s-%s-%d" % (t, p["statefulset"], o) for t in self.templates for o in ordinals]
+        return list(p["pvcs"])
+
+    def inspect(self, names):
+        """Each claim with its PV, disk and what has to happen; raises Refused on anything that blocks."""
+        items, classes = [], {}
+        missing = []
+        for name in names:
+            pvc = self.kube.get("PersistentVolumeClaim", name, self.ns)
+            if pvc is None:
+                missing.append(name)
+                continue
+            items.append({"name": name, "pvc": pvc})
+        if missing:
+            raise Refused("PVC%s %s not found in namespace %s" % ("s" if len(missing) > 1 else "", ", ".join(missing), self.ns))
+        for item in items:
+            pvc, name = item["pvc"], item["name"]
+            phase = (pvc.get("status") or {}).get("phase")
+            if phase != "Bound":
+                raise Refused("PVC %s is %s, not Bound: there is no disk to grow yet" % (name, phase or "without a status"))
+            capacity, conds, alloc = pvc_resize_state(pvc)
+            request = parse_quantity(((pvc["spec"].get("resources") or {}).get("requests") or {}).get("storage"))
+            item.update(capacity=capacity, request=request, conditions=conds, alloc=alloc)
+            if self.size_bytes < max(capacity or 0, request or 0):
+                raise Refused("PVC %s is %s (requested %s); the new size %s is smaller and disks never shrink (refused)"
+                              % (name, human_bytes(capacity), human_bytes(request), self.p["size"]))
+            item["grow"] = (capacity or 0) < self.size_bytes
+            sc_name = pvc["spec"].get("storageClassName")
+            if sc_name not in classes:
+                classes[sc_name] = self.kube.get("StorageClass", sc_name, api_version="storage.k8s.io/v1") if sc_name else None
+            if item["grow"] and (request or 0) < self.size_bytes:
+                sc = classes[sc_name]
+                if sc is None:
+                    raise Refused("PVC %s has StorageClass %s, which does not exist: Kubernetes only expands claims of a "
+                                  "class with allowVolumeExpansion: true" % (name, sc_name or "(none)"))
+                if not sc.get("allowVolumeExpansion"):
+                    raise Refused("StorageClass %s of PVC %s does not allow volume expansion; set allowVolumeExpansion: true "
+                                  "on it first" % (sc_name, name))
+            pv = self.kube.get("PersistentVolume", pvc["spec"]["volumeName"])
+            csi = ((pv or {}).get("spec") or {}).get("csi") or {}
+            if csi.get("driver") != CSI_DRIVER:
+                raise Refused("PV %s of PVC %s is not an Azure Disk CSI volume (driver %s)" % (pvc["spec"]["volumeName"], name, csi.get("driver")))
+            item["pv"] = pv
+            item["disk_id"] = csi["volumeHandle"]
+        return items
+
+    def read_disk(self, disk_id):
+        parsed = parse_resource_id(disk_id) or {}
+        if not parsed.get("name") or (parsed.get("type") or "").lower() != "disks":
+            raise Refused("volumeHandle %r is not an Azure disk id" % disk_id)
+        compute = self.module.client("compute")
+        disk = self.module.get_or_none("reading disk %s" % parsed["name"], compute.disks.get, parsed["resource_group"], parsed["name"])
+        if disk is None:
+            raise Refused("disk %s behind the claim does not exist in Azure (resource group %s)" % (parsed["name"], parsed["resource_group"]))
+        return to_rest(disk)
+
+    def workload_of(self, items):
+        """The StatefulSet whose pods use the claims (None when no pod uses them); Refused for other owners."""
+        if self.sts is not None:
+            return self.sts
+        names = set(i["name"] for i in items)
+        for sts in self.kube.list("StatefulSet", self.ns, api_version="apps/v1"):
+            record = read_annotation(sts)
+            if record and names & set(record.get("pvcs") or []):
+                self.record = record
+                return sts
+        owners = set()
+        for pod in self.kube.list("Pod", self.ns):
+            if names & set(pod_pvc_names(pod)):
+                ref = [r for r in pod["metadata"].get("ownerReferences") or [] if r.get("controller")]
+                owners.add((ref[0]["kind"], ref[0]["name"]) if ref else ("Pod", pod["metadata"]["name"]))
+        if not owners:
+            return None
+        if len(owners) > 1 or list(owners)[0][0] != "StatefulSet":
+            raise Refused("offline resize needs the claims' pods to belong to one StatefulSet, but they are used by %s; stop "
+                          "those pods yourself and rerun (nothing was changed)" % ", ".join("%s %s" % o for o in sorted(owners)))
+        sts = self.kube.get("StatefulSet", list(owners)[0][1], self.ns, "apps/v1")
+        self.record = read_annotation(sts)
+        return sts
+
+    # ----- run ------------------------------------------------------------------------------------
+    def run(self):
+        names = self.resolve_targets()
+        items = self.inspect(names)
+        grow = [i for i in items if i["grow"]]
+        for item in items:
+            self.result["pvcs"].append({"name": item["name"], "before": human_bytes(item["capacity"]),
+                                        "after": human_bytes(item["capacity"]), "disk_id": item["disk_id"], "changed": item["grow"]})
+        if self.p["mode"] == "offline" or self.record or self.p["update_template"]:
+            self.sts = self.workload_of(items)
+            if self.p["statefulset"] is None and self.sts is not None:
+                self.templates = [t["metadata"]["name"] for t in self.sts["spec"].get("volumeClaimTemplates") or []]
+        template_update = bool(self.p["update_template"] and self.sts is not None
+                               and template_needs_update(self.sts, self.templates, self.size_bytes))
+        if self.p["update_template"] and self.sts is None:
+            raise Refused("update_template needs a StatefulSet: name it with statefulset, or target claims its pods use")
+        if not grow and not self.record and not template_update:
+            self.result["mode_reason"] = "every claim is already %s or larger" % self.p["size"]
+            return
+        # Azure: what online needs
+        blockers = []
+        for item in grow:
+            disk = self.read_disk(item["disk_id"])
+            item["disk"] = disk
+            blockers.extend(online_blockers(disk, self.target_gib))
+        mode = self.p["mode"]
+        if self.record:
+            mode, reason = "offline", "resuming the interrupted offline resize recorded on StatefulSet %s" % self.sts["metadata"]["name"]
+        elif not grow:
+            mode, reason = None, "claims already grown; only the template changes"
+        elif mode == "online" and blockers:
+            raise Refused("online resize is not possible: %s. Use mode: offline (or auto)" % "; ".join(blockers))
+        elif mode == "auto":
+            mode, reason = ("offline", "; ".join(blockers)) if blockers else ("online", "Azure can grow these disks while attached")
+        else:
+            reason = "asked for"
+        self.result.update(mode=mode, mode_reason=reason)
+        if mode == "offline":
+            self.offline_preflight()
+        self.result["changed"] = True
+        for entry in self.result["pvcs"]:
+            if entry["changed"]:
+                entry["after"] = human_bytes(self.target_gib * GIB)
+        if self.module.diff_mode:
+            self.result["diff"] = self.diff(items, template_update)
+        if self.module.check_mode:
+            return
+        if mode == "online":
+            self.online(grow)
+        elif mode == "offline":
+            self.offline(items)
+        if template_update:
+            self.update_template()
+        for entry in self.result["pvcs"]:
+            pvc = self.kube.get("PersistentVolumeClaim", entry["name"], self.ns)
+            entry["after"] = human_bytes(pvc_resize_state(pvc)[0])
+
+    def diff(self, items, template_update):
+        before = {"pvcs": dict((i["name"], human_bytes(i["capacity"])) for i in items)}
+        after = {"pvcs": dict((i["name"], human_bytes(self.target_gib * GIB) if i["grow"] else human_bytes(i["capacity"])) for i in items)}
+        if self.sts is not None and template_update:
+            before["volumeClaimTemplates"] = dict((t, "smaller") for t in self.templates)
+            after["volumeClaimTemplates"] = dict((t, self.p["size"]) for t in self.templates)
+        return {"before": before, "after": after, "before_header": "namespace/%s" % self.ns, "after_header": "namespace/%s" % self.ns}
+
+    def offline_preflight(self):
+        if self.sts is None:
+            return
+        if self.record:
+            if parse_quantity(self.record.get("size")) != self.size_bytes:
+                raise Refused("StatefulSet %s records an interrupted resize to %s (annotation %s); rerun with size: %s to finish "
+                              "it first" % (self.sts["metadata"]["name"], self.record.get("size"), ANNOTATION, self.record.get("size")))
+            return
+        refusal = retention_refusal(self.sts)
+        if refusal:
+            raise Refused(refusal)
+        if not self.p["ignore_pdb"]:
+            pdbs = self.kube.list("PodDisruptionBudget", self.ns, api_version="policy/v1")
+            refusal = pdb_refusal(pdbs, self.sts, int(self.sts["spec"].get("replicas", 1)))
+            if refusal:
+                raise Refused(refusal)
+
+    def patch_claims(self, items):
+        for item in items:
+            request = item.get("request") or 0
+            if request < self.target_gib * GIB:
+                self.kube.patch("PersistentVolumeClaim", item["name"],
+                                {"spec": {"resources": {"requests": {"storage": "%dGi" % self.target_gib}}}}, self.ns)
+
+    def claims_done(self, names, allow_fs_pending):
+        def check():
+            pending = []
+            for name in names:
+                pvc = self.kube.get("PersistentVolumeClaim", name, self.ns)
+                capacity, conds, alloc = pvc_resize_state(pvc)
+                types = [c["type"] for c in conds]
+                errors = [c for c in conds if c["type"] in ("ControllerResizeError", "NodeResizeError")]
+                if errors:
+                    self.last_error = "%s: %s" % (errors[0]["type"], errors[0].get("message"))
+                if allow_fs_pending and types == ["FileSystemResizePending"] and not self.used_by_pod(name):
+                    continue
+                if (capacity or 0) < self.target_gib * GIB or conds or alloc:
+                    pending.append("%s at %s%s" % (name, human_bytes(capacity), " (%s)" % ", ".join(types) if types else ""))
+            return not pending, pending
+        return check
+
+    def used_by_pod(self, name):
+        return any(name in pod_pvc_names(p) and (p.get("status") or {}).get("phase") == "Running" for p in self.kube.list("Pod", self.ns))
+
+    def online(self, grow):
+        self.last_error = None
+        self.patch_claims(grow)
+        names = [i["name"] for i in grow]
+        check = self.claims_done(names, allow_fs_pending=True)
+        if self.p["mode"] == "auto":
+            def check_or_refused():
+                done, info = check()
+                if not done and self.last_error and "OperationNotAllowed" in self.last_error:
+                    return True, "refused"
+                return done, info
+            done, info = wait_for(check_or_refused, self.deadline())
+            if done and info == "refused":
+                self.result.update(mode="offline", mode_reason="Azure refused to grow the attached disks (%s); fell back to offline"
+                                   % self.last_error)
+                self.sts = self.workload_of(grow)
+                self.offline_preflight()
+                self.offline(grow)
+                return
+            if done:
+                return
+            self.fail("online resize of %s did not finish within timeout=%d s (%s; last error %s). Rerun (it converges) or use "
+                      "mode: offline" % (", ".join(names), self.module.timeout, info, self.last_error))
+        self.waited(check, "online resize of %s" % ", ".join(names),
+                    "Check the PVC events (kubectl describe pvc); rerun to keep waiting, or use mode: offline")
+
+    def offline(self, items):
+        grow_names = [i["name"] for i in items if i["grow"]]
+        pv_names = set(i["pv"]["metadata"]["name"] for i in items)
+        sts = self.sts
+        started = time.time()
+        if sts is not None:
+            name = sts["metadata"]["name"]
+            if self.record:
+                replicas = int(self.record["replicas"])
+                started = float(self.record.get("started") or started)
+                self.result["statefulset"] = {"name": name, "replicas": replicas, "resumed": True}
+            else:
+                replicas = int(sts["spec"].get("replicas", 1))
+                record = {"replicas": replicas, "size": "%dGi" % self.target_gib, "pvcs": grow_names, "started": round(started, 3)}
+                self.kube.patch("StatefulSet", name, {"metadata": {"annotations": {ANNOTATION: json.dumps(record, sort_keys=True)}},
+                                                      "spec": {"replicas": 0}}, self.ns, "apps/v1")
+                self.result["statefulset"] = {"name": name, "replicas": replicas, "resumed": False}
+        resized = bool(self.record) and self.controller_done(pv_names)[0]
+        if sts is not None and not resized:
+            if self.record and sts["spec"].get("replicas") != 0:
+                self.kube.patch("StatefulSet", name, {"spec": {"replicas": 0}}, self.ns, "apps/v1")
+            selector = sts["spec"]["selector"]
+            self.waited(lambda: self.pods_gone(selector), "scaling StatefulSet %s to 0" % name,
+                        "Pods stuck Terminating on a dead node need node_fence; rerun to resume")
+        if not resized:
+            self.offline_detach_and_grow(items, pv_names)
+        if sts is not None:
+            self.kube.patch("StatefulSet", sts["metadata"]["name"], {"spec": {"replicas": replicas}}, self.ns, "apps/v1")
+            self.waited(lambda: self.sts_ready(sts["metadata"]["name"], replicas), "StatefulSet %s back to %d Ready pods"
+                        % (sts["metadata"]["name"], replicas), "Rerun to resume (the annotation keeps the replica count)")
+            self.result["downtime_seconds"] = round(time.time() - started, 1)
+        self.waited(self.claims_done([i["name"] for i in items], allow_fs_pending=sts is None),
+                    "the claims showing the new capacity", "Rerun to resume")
+        if sts is not None:
+            self.kube.patch("StatefulSet", sts["metadata"]["name"], {"metadata": {"annotations": {ANNOTATION: None}}}, self.ns, "apps/v1")
+
+    def offline_detach_and_grow(self, items, pv_names):
+        self.waited(lambda: self.attachments_gone(pv_names), "detaching the volumes (VolumeAttachments deleted)",
+                    "Check the CSI attacher; rerun to resume")
+        disks = [i["disk_id"] for i in items]
+        self.waited(lambda: self.disks_unattached(disks), "Azure reporting the disks Unattached", "Rerun to resume")
+        self.patch_claims([i for i in items if i["grow"] or (i.get("request") or 0) < self.target_gib * GIB])
+        self.waited(lambda: self.controller_done(pv_names), "the controller resize of the disks",
+                    "Check the PVC events (kubectl describe pvc) and the csi-resizer; rerun to resume")
+
+    def pods_gone(self, selector):
+        pods = [p for p in self.kube.list("Pod", self.ns) if label_selector_matches(selector, p["metadata"].get("labels"))]
+        return not pods, ["%s on %s" % (p["metadata"]["name"], p["spec"].get("nodeName")) for p in pods]
+
+    def attachments_gone(self, pv_names):
+        vas = [va for va in self.kube.list("VolumeAttachment", api_version="storage.k8s.io/v1")
+               if ((va.get("spec") or {}).get("source") or {}).get("persistentVolumeName") in pv_names]
+        return not vas, [va["metadata"]["name"] for va in vas]
+
+    def disks_unattached(self, disk_ids):
+        attached = []
+        for disk_id in disk_ids:
+            disk = self.read_disk(disk_id)
+            state = (disk.get("properties") or {}).get("diskState")
+            if state not in ("Unattached", None):
+                attached.append("%s is %s to %s" % (disk.get("name"), state, disk.get("managedBy")))
+        return not attached, attached
+
+    def controller_done(self, pv_names):
+        pending = []
+        for pv_name in pv_names:
+            pv = self.kube.get("PersistentVolume", pv_name)
+            capacity = parse_quantity((pv["spec"].get("capacity") or {}).get("storage"))
+            if capacity < self.target_gib * GIB:
+                pending.append("%s at %s" % (pv_name, human_bytes(capacity)))
+        return not pending, pending
+
+    def sts_ready(self, name, replicas):
+        sts = self.kube.get("StatefulSet", name, self.ns, "apps/v1")
+        ready = (sts.get("status") or {}).get("readyReplicas") or 0
+        return ready >= replicas, "%d of %d Ready" % (ready, replicas)
+
+    def update_template(self):
+        sts = self.kube.get("StatefulSet", self.sts["metadata"]["name"], self.ns, "apps/v1")
+        body = recreated_statefulset(sts, self.templates, "%dGi" % self.target_gib)
+        self.kube.delete("StatefulSet", sts["metadata"]["name"], self.ns, "apps/v1", propagation="Orphan")
+        self.waited(lambda: (self.kube.get("StatefulSet", sts["metadata"]["name"], self.ns, "apps/v1") is None, "still there"),
+                    "deleting StatefulSet %s (orphan)" % sts["metadata"]["name"],
+                    "Its pods and claims stay; re-create it from this definition: %s" % json.dumps(body))
+        self.kube.create("StatefulSet", body, self.ns, "apps/v1")
+        self.result.setdefault("statefulset", {"name": sts["metadata"]["name"], "replicas": sts["spec"].get("replicas")})
+        self.result["statefulset"]["template_updated"] = True
+
+
+def main():
+    module = AzureModule(ARGUMENT_SPEC, supports_check_mode=True, mutually_exclusive=[("pvcs", "statefulset")],
+                         required_one_of=[("pvcs", "statefulset")],
+                         required_by={"ordinals": "statefulset", "claim_templates": "statefulset"})
+    p = module.params
+    if p["timeout"] < 1:
+        module.fail_json(msg="timeout must be at least 1 second, got %d" % p["timeout"])
+    if p["pvcs"] is not None and not [n for n in p["pvcs"] if n]:
+        module.fail_json(msg="pvcs must name at least one PersistentVolumeClaim")
+    resize = PvcResize(module)
+    try:
+        resize.run()
+    except Refused as exc:
+        resize.result.pop("diff", None)
+        resize.fail("%s (nothing was changed)" % exc)
+    except K8sError as exc:
+        resize.fail("Kubernetes API error: %s. Rerun to resume" % exc, exception=traceback.format_exc())
+    module.exit_json(elapsed=resize.elapsed(), **resize.result)
+
+
+if __name__ == "__main__":
+    main()
