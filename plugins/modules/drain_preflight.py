@@ -41,49 +41,11 @@ options:
     description: CSI driver whose attach slots (CSINode allocatable count) are counted.
     type: str
     default: disk.csi.azure.com
-  kubernetes:
-    description:
-      - How to reach the Kubernetes API, with kubernetes.core's connection options (same names);
-        unset ones fall back to the C(K8S_AUTH_*) environment variables as in kubernetes.core.
-    type: dict
-    suboptions:
-      kubeconfig:
-        description: Path to a kubeconfig file, or its content as a dict.
-        type: raw
-      context:
-        description: Context of the kubeconfig to use.
-        type: str
-      host:
-        description: API server URL.
-        type: str
-      api_key:
-        description: Bearer token.
-        type: str
-      username:
-        description: User name for basic authentication.
-        type: str
-      password:
-        description: Password for basic authentication.
-        type: str
-      validate_certs:
-        description: Verify the API server's certificate.
-        type: bool
-        aliases: [verify_ssl]
-      ca_cert:
-        description: CA certificate of the API server.
-        type: path
-        aliases: [ssl_ca_cert]
-      client_cert:
-        description: Client certificate.
-        type: path
-        aliases: [cert_file]
-      client_key:
-        description: Client key.
-        type: path
-        aliases: [key_file]
 notes:
   - The check is a snapshot of the cluster at the time it runs; pods scheduled between the check and the drain are not in it.
   - Preferred (soft) affinity rules and topology spread constraints are not evaluated.
+extends_documentation_fragment:
+  - kubedisk.aks.kubernetes
 attributes:
   check_mode:
     description: Can run in check_mode (it only reads).

@@ -51,46 +51,6 @@ options:
     description: Seconds to wait in all (Azure reads and Kubernetes waits).
     type: int
     default: 300
-  kubernetes:
-    description:
-      - How to reach the Kubernetes API, with kubernetes.core's connection options (same names);
-        unset ones fall back to the C(K8S_AUTH_*) environment variables as in kubernetes.core.
-    type: dict
-    suboptions:
-      kubeconfig:
-        description: Path to a kubeconfig file, or its content as a dict.
-        type: raw
-      context:
-        description: Context of the kubeconfig to use.
-        type: str
-      host:
-        description: API server URL.
-        type: str
-      api_key:
-        description: Bearer token.
-        type: str
-      username:
-        description: User name for basic authentication.
-        type: str
-      password:
-        description: Password for basic authentication.
-        type: str
-      validate_certs:
-        description: Verify the API server's certificate.
-        type: bool
-        aliases: [verify_ssl]
-      ca_cert:
-        description: CA certificate of the API server.
-        type: path
-        aliases: [ssl_ca_cert]
-      client_cert:
-        description: Client certificate.
-        type: path
-        aliases: [cert_file]
-      client_key:
-        description: Client key.
-        type: path
-        aliases: [key_file]
 notes:
   - The power state is read with C(virtualMachineScaleSets/virtualMachines/instanceView) (or the VM's C(instanceView)),
     which needs C(Microsoft.Compute/virtualMachineScaleSets/virtualMachines/read) on the node resource group.
@@ -102,6 +62,7 @@ seealso:
 extends_documentation_fragment:
   - kubedisk.aks.azure
   - kubedisk.aks.azure.attributes
+  - kubedisk.aks.kubernetes
 attributes:
   check_mode:
     support: full

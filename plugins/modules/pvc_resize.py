@@ -72,46 +72,6 @@ options:
     description: Seconds the whole resize may take (Azure reads and every wait); a timed-out offline resize resumes on rerun.
     type: int
     default: 900
-  kubernetes:
-    description:
-      - How to reach the Kubernetes API, with kubernetes.core's connection options (same names);
-        unset ones fall back to the C(K8S_AUTH_*) environment variables as in kubernetes.core.
-    type: dict
-    suboptions:
-      kubeconfig:
-        description: Path to a kubeconfig file, or its content as a dict.
-        type: raw
-      context:
-        description: Context of the kubeconfig to use.
-        type: str
-      host:
-        description: API server URL.
-        type: str
-      api_key:
-        description: Bearer token.
-        type: str
-      username:
-        description: User name for basic authentication.
-        type: str
-      password:
-        description: Password for basic authentication.
-        type: str
-      validate_certs:
-        description: Verify the API server's certificate.
-        type: bool
-        aliases: [verify_ssl]
-      ca_cert:
-        description: CA certificate of the API server.
-        type: path
-        aliases: [ssl_ca_cert]
-      client_cert:
-        description: Client certificate.
-        type: path
-        aliases: [cert_file]
-      client_key:
-        description: Client key.
-        type: path
-        aliases: [key_file]
 notes:
   - Offline mode works on claims used by the pods of one StatefulSet (or by no pod at all); claims of Deployments or
     bare pods are refused offline.
@@ -119,6 +79,7 @@ notes:
 extends_documentation_fragment:
   - kubedisk.aks.azure
   - kubedisk.aks.azure.attributes
+  - kubedisk.aks.kubernetes
 attributes:
   check_mode:
     support: full

@@ -1,0 +1,55 @@
+# Copyright: kubedisk.aks contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Documentation twin of plugins/module_utils/k8s_volumes.py (K8S_AUTH_SPEC), the nested kubernetes option."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+class ModuleDocFragment(object):
+
+    # How the modules that read or write Kubernetes objects reach the API: kubernetes.core's names, nested.
+    DOCUMENTATION = r"""
+options:
+  kubernetes:
+    description:
+      - How to reach the Kubernetes API, with kubernetes.core's connection options (same names);
+        unset ones fall back to the C(K8S_AUTH_*) environment variables as in kubernetes.core.
+    type: dict
+    suboptions:
+      kubeconfig:
+        description: Path to a kubeconfig file, or its content as a dict.
+        type: raw
+      context:
+        description: Context of the kubeconfig to use.
+        type: str
+      host:
+        description: API server URL.
+        type: str
+      api_key:
+        description: Bearer token.
+        type: str
+      username:
+        description: User name for basic authentication.
+        type: str
+      password:
+        description: Password for basic authentication.
+        type: str
+      validate_certs:
+        description: Verify the API server's certificate.
+        type: bool
+        aliases: [verify_ssl]
+      ca_cert:
+        description: CA certificate of the API server.
+        type: path
+        aliases: [ssl_ca_cert]
+      client_cert:
+        description: Client certificate.
+        type: path
+        aliases: [cert_file]
+      client_key:
+        description: Client key.
+        type: path
+        aliases: [key_file]
+"""
