@@ -220,7 +220,12 @@ def _update_cluster(lab, cluster, body):
     for key in ("storageProfile", "oidcIssuerProfile", "securityProfile"):
         if properties.get(key):
             _deep_update(cluster.properties.setdefault(key, {}), properties[key])
-    merge_tags(cluster.body, body)
+    if properties.get("disableLocalAccounts") is not None:
+        cluster.properties["disableLocalAccounts"] = bool(properties["disableLocalAccounts"])
+    if body.get("sku"):
+        cluster.body["sku"] = body["sku"]
+    # a PUT carries the whole resource: its tags replace the old ones (PATCH merges, see patch_cluster)
+    cluster.body["tags"] = dict(body.get("tags") or {})
     cluster.properties["provisioningState"] = "Updating"
     lab.store.save(cluster)
     for spec in new_pools:
