@@ -328,6 +328,11 @@ def _attachable(lab, vm, request):
         raise ArmError(409, "OperationNotAllowed", f"Disk '{name}' is in provisioning state '{disk.properties.get('provisioningState')}' "
                                                    "and cannot be attached yet.")
     zone_redundant = disks.DISK_SKUS[disk.body["sku"]["name"]][1]
+    if not zone_redundant and vm.body.get("zones") and not disk.body.get("zones"):
+        # Azure does not attach a regional (unzoned) LRS disk to a VM in an availability zone
+        raise ArmError(400, "BadRequest",
+                       f"Disk {disk.id} cannot be attached to the VM because it is not in the same zone as the VM. "
+                       f"VM zone: '{','.join(vm.body['zones'])}'. Disk zone: ''.")
     if disk.body.get("zones") and not zone_redundant and disk.body["zones"] != vm.body.get("zones"):
         raise ArmError(400, "BadRequest",
                        f"Disk {disk.id} cannot be attached to the VM because it is not in the same zone as the VM. "

@@ -145,6 +145,10 @@ def test_attach_detach_and_zone_rules(compute, cluster):
     with pytest.raises(HttpResponseError) as caught:
         _attach_put(compute, node_group, scale_set, "0", [zone1.id, zrs.id, zone2.id])
     assert error_code(caught) == "BadRequest" and "same zone" in caught.value.error.message
+    regional = compute.disks.begin_create_or_update(group, "regional", empty_disk()).result()
+    with pytest.raises(HttpResponseError) as caught:
+        _attach_put(compute, node_group, scale_set, "0", [zone1.id, zrs.id, regional.id])
+    assert error_code(caught) == "BadRequest" and "same zone" in caught.value.error.message, "an unzoned LRS disk on a zonal VM"
     with pytest.raises(HttpResponseError) as caught:
         _attach_put(compute, node_group, scale_set, "1", [zrs.id])
     assert error_code(caught) == "OperationNotAllowed", "a disk attaches to one VM unless maxShares > 1"
