@@ -7,6 +7,8 @@ ROOT := $(CURDIR)
 VENV := $(ROOT)/.venv
 PY := $(VENV)/bin/python
 COLLECTION := $(ROOT)/.build/ansible_collections/kubedisk/aks
+# The lab's command line (python -m lab --help lists its verbs); LAB_DIR picks the lab, default .lab/
+LAB := PYTHONPATH=$(ROOT)/tests $(PY) -m lab
 PYTHON_VERSION = $(shell $(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 export PATH := $(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(ROOT)/ansible.cfg
@@ -48,13 +50,13 @@ lab-setup: setup
 	@tests/lab/kube/build.sh
 
 lab-up: lab-setup
-	@PYTHONPATH=tests $(PY) -m lab up
+	@$(LAB) up
 
 lab-down: setup
-	@PYTHONPATH=tests $(PY) -m lab down $(if $(KEEP),--keep)
+	@$(LAB) down $(if $(KEEP),--keep)
 
 lab-cat: setup
-	@PYTHONPATH=tests $(PY) -m lab cat $(PVC)
+	@$(LAB) cat $(PVC)
 
 lab-tests: lab-setup
 	@scripts/run-tests.sh lab

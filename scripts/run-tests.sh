@@ -11,6 +11,11 @@ export ANSIBLE_CONFIG="$root/ansible.cfg"
 export NO_COLOR=1 PY_COLORS=0 ANSIBLE_NOCOLOR=1
 pyver=$("$root/.venv/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 
+lab() {
+    # The lab's command line (python -m lab VERB); LAB_DIR says which lab.
+    (cd "$root" && PYTHONPATH=tests python -m lab "$@")
+}
+
 suite_sanity() {
     # ansible-test wants the collection at .../ansible_collections/kubedisk/aks and lists its files
     # itself; a copy of what git tracks (or would), outside the repository, gives it exactly that.
@@ -72,40 +77,21 @@ integration_targets() {
     # $1 through tests/integration/integration.yml with ansible-playbook, prints
     # the ARM reads/writes per module (create, rerun) and the LRO completion -> module return latency,
     # and stops the lab. Every AZURE_* variable is removed from the playbooks' environment: the modules
-    # get the lab's settings only through module_defaults for group/kubedisk.aks.azure, from a generated,
-    # git-ignored vars file (integration-vars.yml in the lab folder). INTEGRATION_TARGETS="a b" runs a subset.
+    # get the lab's settings only through module_defaults for group/kubedisk.aks.azure, from the vars
+    # file `python -m lab vars` writes (integration-vars.json in the lab folder, mode 0600), and the
+    # targets reach the lab through `python -m lab`. INTEGRATION_TARGETS="a b" runs a subset.
     local alias=$1 kube=$2 rc=0 target targets vars counts latency prefix lab_dir
     lab_dir=${LAB_DIR:-$root/.lab}
     export LAB_DIR=$lab_dir
     local -a drop=(-u AZURE_SUBSCRIPTION_ID -u AZURE_TENANT -u AZURE_TENANT_ID -u AZURE_CLIENT_ID -u AZURE_SECRET
                    -u AZURE_CLIENT_SECRET -u AZURE_CLOUD_ENVIRONMENT -u AZURE_AUTHORITY_HOST -u REQUESTS_CA_BUNDLE -u SSL_CERT_FILE)
-    (cd "$root" && LAB_KUBE=$kube PYTHONPATH=tests python -m lab up) || return 1
-    vars="$lab_dir/integration-vars.yml"
+    LAB_KUBE=$kube lab up || return 1
+    vars="$lab_dir/integration-vars.json"
     counts="$lab_dir/integration-counts.jsonl"
     latency="$lab_dir/integration-latency.txt"
     prefix="it$(date +%s | tail -c 6)"
     rm -f "$counts" "$latency"
-    (
-        set -a
-        # shellcheck disable=SC1091
-        . "$lab_dir/env"
-        set +a
-        python - "$vars" "$root" "$prefix" <<'EOF'
-import json
-import os
-import sys
-
-out, root, prefix = sys.argv[1:]
-azure = {"auth_source": "credential", "subscription_id": os.environ["AZURE_SUBSCRIPTION_ID"],
-         "tenant": os.environ["AZURE_TENANT_ID"], "client_id": os.environ["AZURE_CLIENT_ID"],
-         "secret": os.environ["AZURE_CLIENT_SECRET"], "cloud_environment": os.environ["AZURE_CLOUD_ENVIRONMENT"],
-         "authority_host": os.environ["AZURE_AUTHORITY_HOST"], "ca_bundle": os.environ["REQUESTS_CA_BUNDLE"]}
-env = {k: v for k, v in os.environ.items() if k.startswith(("AZURE_", "LAB_")) or k in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE")}
-with open(os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as handle:
-    json.dump({"lab_azure": azure, "lab_env": env, "lab_prefix": prefix,
-               "lab_helper": os.path.join(root, "tests/integration/lab_helper.py")}, handle, indent=1)
-EOF
-    ) || rc=1
+    lab vars --output "$vars" || rc=1
     targets=${INTEGRATION_TARGETS:-$(cd "$root/tests/integration/targets" && grep -lx "$alias" ./*/aliases | xargs grep -Lx hidden | cut -d/ -f2 | sort)}
     for target in $targets; do
         printf -- '--- integration target %s\n' "$target"
@@ -114,9 +100,9 @@ EOF
             # shellcheck disable=SC1091
             . "$lab_dir/env"
             set +a
-            cd "$root" && env "${drop[@]}" LAB_COUNTS="$counts" LAB_LATENCY="$latency" \
-                ANSIBLE_DISPLAY_OK_HOSTS=false ANSIBLE_DISPLAY_SKIPPED_HOSTS=false \
-                ansible-playbook tests/integration/integration.yml -e "lab_vars_file=$vars" -e "lab_target=$target"
+            cd "$root" && env "${drop[@]}" ANSIBLE_DISPLAY_OK_HOSTS=false ANSIBLE_DISPLAY_SKIPPED_HOSTS=false \
+                ansible-playbook tests/integration/integration.yml -e "lab_vars_file=$vars" -e "lab_target=$target" \
+                -e "lab_prefix=$prefix" -e "lab_counts_file=$counts" -e "lab_latency_file=$latency"
         ) || rc=1
     done
     python - "$counts" "$latency" <<'EOF'
@@ -139,7 +125,7 @@ if os.path.exists(latency):
         print("LRO completion -> module return: median %.3f s, min %.3f s, max %.3f s over %d operations"
               % (statistics.median(values), min(values), max(values), len(values)))
 EOF
-    (cd "$root" && PYTHONPATH=tests python -m lab down) || rc=1
+    lab down || rc=1
     return "$rc"
 }
 

@@ -12,15 +12,13 @@ returns it. Every process is started and stopped through the control plane's lau
 
 from __future__ import annotations
 
-import json
-import ssl
 import sys
-import urllib.request
 from pathlib import Path
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from .admin_client import AdminClient
 from .kube import controlplane
 
 HERE = Path(__file__).resolve().parent
@@ -58,11 +56,7 @@ def ensure_csidriver(kubeconfig: str) -> None:
 
 def configure_emulator(exports: dict, kubeconfig) -> None:
     """Point the emulator's AKS credentials at this control plane (or, with None, back at the placeholder)."""
-    context = ssl.create_default_context(cafile=exports["LAB_AZURE_CA"])
-    request = urllib.request.Request(exports["LAB_ADMIN_URL"] + "/config", data=json.dumps({"kubeconfig": kubeconfig}).encode(),
-                                     headers={"Content-Type": "application/json"}, method="POST")
-    with urllib.request.urlopen(request, context=context, timeout=10):
-        pass
+    AdminClient(exports["LAB_ADMIN_URL"], exports["LAB_AZURE_CA"], timeout=10).call("POST", "/config", {"kubeconfig": kubeconfig})
 
 
 def addons(exports: dict, state: Path):
@@ -101,19 +95,6 @@ def up(exports: dict, state: Path) -> dict:
         raise SystemExit("lab: %s" % exc) from exc
     configure_emulator(exports, started["kubeconfig"])
     return {"KUBECONFIG": str(started["kubeconfig"]), "K8S_AUTH_KUBECONFIG": str(started["kubeconfig"])}
-
-
-def disk_text(exports: dict, namespace: str, claim: str) -> str:
-    """The text on the disk behind a PVC (the writer's lines), read through the emulator's admin API."""
-    core = client.CoreV1Api(controlplane.api_client(exports["KUBECONFIG"]))
-    pvc = core.read_namespaced_persistent_volume_claim(claim, namespace)
-    if not pvc.spec.volume_name:
-        raise SystemExit("lab: PVC %s/%s is not bound yet" % (namespace, claim))
-    handle = core.read_persistent_volume(pvc.spec.volume_name).spec.csi.volume_handle
-    context = ssl.create_default_context(cafile=exports["LAB_AZURE_CA"])
-    url = "%s/disks/%s/bytes" % (exports["LAB_ADMIN_URL"], handle.lstrip("/"))
-    with urllib.request.urlopen(url, context=context, timeout=30) as response:
-        return response.read().rstrip(b"\0").decode("utf-8", "replace")
 
 
 def down(state: Path, keep: bool) -> None:

@@ -14,41 +14,18 @@ import json
 import logging
 import os
 import signal
-import ssl
 import sys
 import threading
 import time
-import urllib.parse
-import urllib.request
 
 from kubernetes import client, config
 
+from ..admin_client import AdminClient
 from .kubelet import KubeletEmulator
 from .nodes import NodeBridge
 from .writer import Writer
 
 log = logging.getLogger("lab.bridge")
-
-
-class Admin:
-    """The emulator's ``/_lab/`` API."""
-
-    def __init__(self, url: str, ca: str):
-        self.url = url.rstrip("/")
-        self.context = ssl.create_default_context(cafile=ca)
-
-    def _call(self, path: str, data: bytes | None = None):
-        request = urllib.request.Request(self.url + path, data=data, method="POST" if data is not None else "GET")
-        with urllib.request.urlopen(request, context=self.context, timeout=10) as response:
-            return json.loads(response.read() or b"null")
-
-    def kube_view(self) -> dict:
-        """The backed cluster and its instances."""
-        return self._call("/kube")
-
-    def append(self, disk_id: str, data: bytes) -> None:
-        """Append bytes to a disk's image."""
-        self._call("/disks/%s/append" % urllib.parse.quote(disk_id.lstrip("/"), safe="/"), data)
 
 
 def cloud_config(cluster: dict) -> dict:
@@ -79,7 +56,7 @@ def run(args) -> None:
     """Reconcile until SIGTERM."""
     config.load_kube_config(config_file=args.kubeconfig)
     core, storage = client.CoreV1Api(), client.StorageV1Api()
-    admin = Admin(args.admin_url, args.ca)
+    admin = AdminClient(args.admin_url, args.ca, timeout=10)
     nodes, kubelet, writer = NodeBridge(core, storage, client.CoordinationV1Api()), KubeletEmulator(core, storage), Writer(admin.append)
     signal.signal(signal.SIGTERM, lambda *_args: writer.stopping.set())
     threading.Thread(target=writer.run, name="writer", daemon=True).start()
@@ -87,7 +64,7 @@ def run(args) -> None:
     while not writer.stopping.is_set():
         started = time.monotonic()
         try:
-            view = admin.kube_view()
+            view = admin.call("GET", "/kube")
             publish_cloud_config(args.cloud_config, view["cluster"])
             nodes.reconcile(view["cluster"], view["instances"])
             writer.update(kubelet.reconcile())

@@ -18,15 +18,15 @@ import ipaddress
 import json
 import os
 import shutil
-import signal
-import socket
 import ssl
-import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from .. import processes
+from ..processes import LOOPBACK
 
 HERE = Path(__file__).resolve().parent
 VERSIONS_FILE = HERE / "versions.env"
@@ -55,7 +55,6 @@ SERVICE_CIDR = "10.96.0.0/16"
 SERVICE_IP = "10.96.0.1"
 POD_CIDR = "10.244.0.0/16"
 APISERVER_SANS = ("kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local", "localhost")
-LOOPBACK = "127.0.0.1"
 RUN_FILE = "run.json"
 
 
@@ -226,44 +225,7 @@ def write_kubeconfig(path: Path, pki: Path, user: str, server: str) -> None:
     _write_private(path, (json.dumps(config, indent=2) + "\n").encode("utf-8"))
 
 
-# ------------------------------------------------------------------ processes, ports, health
-
-def _proc_start_time(pid: int):
-    """Start time of a pid in clock ticks since boot; None when the pid is gone (or a zombie)."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="utf-8") as handle:
-            fields = handle.read().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    if fields[0] == "Z":
-        return None
-    return int(fields[19])
-
-
-def _alive(entry: dict) -> bool:
-    """The recorded process still runs (same pid and same start time: not a recycled pid)."""
-    return _proc_start_time(entry["pid"]) == entry["starttime"]
-
-
-def port_free(port: int) -> bool:
-    """Nothing listens on 127.0.0.1:port (TIME_WAIT leftovers do not count)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((LOOPBACK, port))
-        except OSError:
-            return False
-    return True
-
-
-def _free_port(taken: set) -> int:
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.bind((LOOPBACK, 0))
-            port = sock.getsockname()[1]
-        if port not in taken:
-            return port
-
+# ------------------------------------------------------------------ ports, health
 
 def _choose_ports(requested, previous) -> dict:
     """Requested ports win; else last run's ports (a kept etcd remembers its peer URL); else free ones."""
@@ -274,11 +236,11 @@ def _choose_ports(requested, previous) -> dict:
     ports, taken = {}, set()
     for name in PORT_NAMES:
         port = requested.get(name)
-        if port is None and previous.get(name) and previous[name] not in taken and port_free(previous[name]):
+        if port is None and previous.get(name) and previous[name] not in taken and processes.port_free(previous[name]):
             port = previous[name]
         if port is None:
-            port = _free_port(taken)
-        elif not port_free(port):
+            port = processes.free_port(taken)
+        elif not processes.port_free(port):
             raise ControlPlaneError(f"port {port} for {name} on {LOOPBACK} is already in use")
         ports[name] = int(port)
         taken.add(int(port))
@@ -338,14 +300,9 @@ class _Launcher:
 
     def spawn(self, name: str, argv: list, env=None) -> None:
         """Start one server; its pid and start time are on disk before we wait for it."""
-        log = self.state / "logs" / f"{name}.log"
-        with open(log, "ab") as handle:
-            handle.write(f"\n=== {name} start {time.strftime('%Y-%m-%dT%H:%M:%S')}\n{' '.join(argv)}\n".encode("utf-8"))
-            proc = subprocess.Popen(  # pylint: disable=consider-using-with  # long-running server, stopped by stop()
-                argv, stdin=subprocess.DEVNULL, stdout=handle, stderr=subprocess.STDOUT, cwd=str(self.state),
-                env=env, start_new_session=True, close_fds=True)
+        proc, record = processes.spawn(name, argv, self.state / "logs" / f"{name}.log", env, cwd=str(self.state))
         self.procs[name] = proc
-        self.run["processes"].append({"name": name, "pid": proc.pid, "starttime": _proc_start_time(proc.pid), "argv": argv, "log": str(log)})
+        self.run["processes"].append(record)
         _write_run(self.state, self.run)
 
     def wait(self, name: str, check, timeout: float, what: str) -> None:
@@ -432,7 +389,7 @@ def _wait_api_ready(client, timeout: float) -> None:
 def status(state_dir) -> dict:
     """Recorded processes with whether each still runs, and the ports of the last start."""
     run = _read_run(Path(state_dir))
-    procs = [dict(p, alive=_alive(p)) for p in run.get("processes", [])]
+    procs = [dict(p, alive=processes.alive(p)) for p in run.get("processes", [])]
     return {"ports": run.get("ports", {}), "processes": procs, "kubeconfig": run.get("kubeconfig"), "server": run.get("server")}
 
 
@@ -532,7 +489,7 @@ def _prepare(state: Path, ports, extra_args) -> _Plan:
     if missing:
         raise ControlPlaneError(f"lab Kubernetes binaries not built ({', '.join(missing)}): run tests/lab/kube/build.sh (cache {cache_dir()})")
     previous = _read_run(state)
-    if any(_alive(p) for p in previous.get("processes", [])):
+    if any(processes.alive(p) for p in previous.get("processes", [])):
         raise ControlPlaneError(f"the control plane in {state} is already running; stop it first")
     for sub in ("logs", "etcd", "kwok-home"):
         (state / sub).mkdir(parents=True, exist_ok=True)
@@ -603,36 +560,8 @@ def start(state_dir, *, ports=None, kwok_stages=DEFAULT_KWOK_STAGES, extra_args=
     return {"kubeconfig": str(plan.kubeconfig["admin"]), "server": plan.server, "ports": plan.ports, "seconds": seconds, "state_dir": str(state)}
 
 
-def _signal(entry: dict, sig: int) -> None:
-    if _alive(entry):
-        try:
-            os.kill(entry["pid"], sig)
-        except ProcessLookupError:
-            pass
-
-
-def _reap(entries: list, timeout: float) -> list:
-    """Wait for the processes to go; reap the ones that are our children. Returns those still alive."""
-    deadline = time.monotonic() + timeout
-    while True:
-        for entry in entries:
-            try:
-                os.waitpid(entry["pid"], os.WNOHANG)
-            except ChildProcessError:
-                pass
-        left = [e for e in entries if _alive(e)]
-        if not left or time.monotonic() > deadline:
-            return left
-        time.sleep(0.1)
-
-
 def _terminate(entries: list, grace: float, log) -> None:
-    for entry in entries:
-        _signal(entry, signal.SIGTERM)
-    for entry in _reap(entries, grace):
-        log(f"{entry['name']} (pid {entry['pid']}) ignored SIGTERM for {grace}s: SIGKILL")
-        _signal(entry, signal.SIGKILL)
-    left = _reap(entries, 5)
+    left = processes.terminate(entries, grace, log)
     if left:
         raise ControlPlaneError("processes survived SIGKILL: " + ", ".join(f"{e['name']} pid {e['pid']}" for e in left))
 
@@ -644,18 +573,11 @@ def stop(state_dir, keep_state: bool = False, grace: float = 10, log=print) -> d
     """
     state = Path(state_dir).resolve()
     run = _read_run(state)
-    entries = [e for e in run.get("processes", []) if e.get("starttime") is not None]
-    running = [e for e in entries if _alive(e)]
+    running = [e for e in run.get("processes", []) if processes.alive(e)]
     # Everything but etcd first, so the apiserver never runs without its store; etcd last.
     _terminate([e for e in running if e["name"] != "etcd"], grace, log)
     _terminate([e for e in running if e["name"] == "etcd"], grace, log)
-    busy = []
-    deadline = time.monotonic() + 10
-    for name, port in sorted(run.get("ports", {}).items()):
-        while not port_free(port) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        if not port_free(port):
-            busy.append(f"{name}:{port}")
+    busy = processes.still_bound(run.get("ports", {}))
     if run:
         run["processes"] = []
         run["stopped"] = time.strftime("%Y-%m-%dT%H:%M:%S")

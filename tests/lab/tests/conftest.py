@@ -3,7 +3,6 @@ LAB_DIR, and clients for both sides. The lab's Kubernetes binaries must have bee
 # pylint: disable=redefined-outer-name  # pytest fixtures
 
 import os
-import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -15,13 +14,9 @@ from azure.mgmt.containerservice import ContainerServiceClient
 from azure.mgmt.resource.resources import ResourceManagementClient
 from kubernetes import client, config
 
+from lab.cli.labdir import read_exports
+
 TESTS = Path(__file__).resolve().parents[2]
-
-
-def read_env(path: Path) -> dict:
-    """The exports of a lab env file."""
-    pairs = [shlex.split(line[len("export "):])[0] for line in path.read_text(encoding="utf-8").splitlines() if line.startswith("export ")]
-    return dict(pair.split("=", 1) for pair in pairs)
 
 
 def lab_cli(lab_dir: Path, *args: str) -> str:
@@ -38,7 +33,7 @@ def lab_env(tmp_path_factory):
     lab_dir = tmp_path_factory.mktemp("lab")
     lab_cli(lab_dir, "up")
     try:
-        yield dict(read_env(lab_dir / "env"), LAB_DIR=str(lab_dir))
+        yield dict(read_exports(lab_dir / "env"), LAB_DIR=str(lab_dir))
     finally:
         lab_cli(lab_dir, "down")
 

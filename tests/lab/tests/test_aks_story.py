@@ -9,14 +9,13 @@ and downtime are read from what the writer put on the disks.
 # pylint: disable=redefined-outer-name  # pytest fixtures
 
 import datetime
-import json
 import re
-import ssl
 import time
-import urllib.request
 
 import pytest
 from kubernetes.client.exceptions import ApiException
+
+from lab.admin_client import AdminClient
 
 GROUP = "kubedisk"
 CLUSTER = "kubedisk"
@@ -40,20 +39,16 @@ def wait_for(check, timeout, what, interval=0.25, seen=None):
         time.sleep(interval)
 
 
-def admin(lab_env, path, body=None):
-    """Call the emulator's admin API."""
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(lab_env["LAB_ADMIN_URL"] + path, data=data, method="GET" if body is None else "POST",
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, context=ssl.create_default_context(cafile=lab_env["LAB_AZURE_CA"]), timeout=30) as response:
-        return response.read()
+def admin(lab_env):
+    """The emulator's admin API."""
+    return AdminClient(lab_env["LAB_ADMIN_URL"], lab_env["LAB_AZURE_CA"])
 
 
 def disk_lines(lab_env, kube, claim, namespace="default"):
     """The writer's lines on the disk behind a PVC, as (time, pod, node)."""
     pvc = kube["core"].read_namespaced_persistent_volume_claim(claim, namespace)
     handle = kube["core"].read_persistent_volume(pvc.spec.volume_name).spec.csi.volume_handle
-    text = admin(lab_env, "/disks/" + handle.lstrip("/") + "/bytes").rstrip(b"\0").decode()
+    text = admin(lab_env).disk_bytes(handle).rstrip(b"\0").decode()
     lines = []
     for line in text.splitlines():
         stamp, pod, node = line.split(" ")
@@ -311,7 +306,7 @@ def test_7_clone_and_snapshot_restore_carry_the_data(cluster, kube, lab_env):
 
 def test_8_resize_needs_the_pod_stopped_when_online_resize_is_off(cluster, kube, lab_env):
     core, apps = kube["core"], kube["apps"]
-    admin(lab_env, "/config", {"onlineResize": False})
+    admin(lab_env).call("POST", "/config", {"onlineResize": False})
     name = "azuredisk-nginx-statefulset-0"
     core.patch_namespaced_persistent_volume_claim(name, "default", {"spec": {"resources": {"requests": {"storage": "2Gi"}}}})
 
@@ -337,7 +332,7 @@ def test_8_resize_needs_the_pod_stopped_when_online_resize_is_off(cluster, kube,
     time.sleep(2)
     after = disk_lines(lab_env, kube, name)
     assert after[:len(before)] == before and len(after) > len(before)
-    admin(lab_env, "/config", {"onlineResize": True})
+    admin(lab_env).call("POST", "/config", {"onlineResize": True})
 
 
 def test_9_raw_block_volume_attaches(cluster, kube):

@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from lab import processes
 from lab.kube import controlplane as cp
 
 MISSING = cp.missing_binaries()
@@ -69,7 +70,7 @@ def _assert_all_gone(state):
     info = cp.status(state)
     assert not [p for p in info["processes"] if p["alive"]], info
     for name, port in info["ports"].items():
-        assert cp.port_free(port), f"{name} port {port} still bound"
+        assert processes.port_free(port), f"{name} port {port} still bound"
 
 
 def test_pki_has_the_apiserver_identity(tmp_path):
