@@ -15,13 +15,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from .. import pki
 from . import admin
 from .arm import ArmError, ArmRequest, Reply, Router, dumps
 from .emulator import Emulator
 from .faults import Faults, LabMiddleware, RequestLog
 from .identity import AadError
 from .routes import ROUTES
-from .tls import ensure_certificates
 
 LOG = logging.getLogger("lab.azure")
 ARM_METHODS = ["GET", "HEAD", "PUT", "PATCH", "POST", "DELETE"]
@@ -151,6 +151,22 @@ class LabH11Protocol(H11Protocol):
             self.transport.abort()
 
 
+def certificates(state_dir):
+    """The lab CA and the server certificate (``ca.pem``, ``server.pem``, ``server-key.pem``); returns their paths.
+
+    Made once in the state folder and reused on every start, so a client that trusts the lab CA
+    keeps trusting the server across restarts.
+    """
+    paths = [os.path.join(state_dir, name) for name in ("ca.pem", "server.pem", "server-key.pem")]
+    if not all(os.path.exists(path) for path in paths):
+        authority = pki.Authority(pki.name("kubedisk lab CA", "kubedisk lab"))
+        key, certificate = authority.issue(pki.name("localhost", "kubedisk lab"), server_names=("localhost", "127.0.0.1"))
+        pki.write(paths[0], pki.certificate_pem(authority.certificate))
+        pki.write(paths[1], pki.certificate_pem(certificate))
+        pki.write(paths[2], pki.private_pem(key), private=True)
+    return paths
+
+
 def describe(lab, port, ca_path):
     """What ``azure.json`` tells clients."""
     credentials = lab.credentials
@@ -165,7 +181,7 @@ def describe(lab, port, ca_path):
 async def serve(state_dir, port=0, profile=None):
     """Run the emulator until stopped; ``azure.json`` appears in ``state_dir`` once it listens."""
     os.makedirs(state_dir, exist_ok=True)
-    ca_path, cert_path, key_path = ensure_certificates(state_dir)
+    ca_path, cert_path, key_path = certificates(state_dir)
     # proto IPPROTO_TCP: asyncio sets TCP_NODELAY only on sockets that say so (else Nagle adds ~40 ms per answer).
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

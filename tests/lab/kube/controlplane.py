@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import datetime
-import ipaddress
 import json
 import os
 import shutil
@@ -25,7 +23,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from .. import processes
+from .. import pki, processes
 from ..processes import LOOPBACK
 
 HERE = Path(__file__).resolve().parent
@@ -124,93 +122,40 @@ def missing_binaries() -> list:
 
 # ------------------------------------------------------------------ certificates and kubeconfigs
 
-def _pki_ready(pki: Path) -> bool:
+def _pki_ready(certs: Path) -> bool:
     names = ("ca", "apiserver", "admin", "kube-controller-manager", "kube-scheduler")
-    return all((pki / (n + ".crt")).is_file() and (pki / (n + ".key")).is_file() for n in names) and (pki / "sa.pub").is_file()
+    return all((certs / (n + ".crt")).is_file() and (certs / (n + ".key")).is_file() for n in names) and (certs / "sa.pub").is_file()
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    """Keys are readable by the owner only, like a kubeadm PKI."""
-    path.write_bytes(data)
-    os.chmod(path, 0o600)
-
-
-def generate_pki(pki: Path) -> None:  # pylint: disable=too-many-locals
+def generate_pki(certs: Path) -> None:
     """CA, apiserver serving+client cert (O=system:masters), client certs, service-account keys.
 
     Done once per state dir: keeping the CA and the service-account key is what lets a kept etcd
     (stop with keep_state) be reused, since its secrets and tokens were signed with them.
     """
-    # cryptography is imported here so listing/stopping works without it.
-    # pylint: disable-next=import-outside-toplevel
-    from cryptography import x509
-    # pylint: disable-next=import-outside-toplevel
-    from cryptography.hazmat.primitives import hashes, serialization
-    # pylint: disable-next=import-outside-toplevel
-    from cryptography.hazmat.primitives.asymmetric import ec, rsa
-    # pylint: disable-next=import-outside-toplevel
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-    pki.mkdir(parents=True, exist_ok=True)
-    now = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=5)
-    until = now + datetime.timedelta(days=3650)
-
-    def key_pem(key) -> bytes:
-        return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-
-    def name(common: str, org: str = "") -> x509.Name:
-        attrs = [x509.NameAttribute(NameOID.COMMON_NAME, common)]
-        if org:
-            attrs.insert(0, x509.NameAttribute(NameOID.ORGANIZATION_NAME, org))
-        return x509.Name(attrs)
-
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = name("kubedisk-lab-ca")
-    ca_cert = (
-        x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now).not_valid_after(until)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    _write_private(pki / "ca.key", key_pem(ca_key))
-    (pki / "ca.crt").write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
-
-    def issue(file: str, subject: x509.Name, server: bool) -> None:
-        key = ec.generate_private_key(ec.SECP256R1())
-        usages = [ExtendedKeyUsageOID.CLIENT_AUTH] + ([ExtendedKeyUsageOID.SERVER_AUTH] if server else [])
-        builder = (
-            x509.CertificateBuilder().subject_name(subject).issuer_name(ca_name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now).not_valid_after(until)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.KeyUsage(True, False, True, False, False, False, False, False, False), critical=True)
-            .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-        )
-        if server:
-            sans = [x509.DNSName(d) for d in APISERVER_SANS]
-            sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in (LOOPBACK, SERVICE_IP)]
-            builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
-        cert = builder.sign(ca_key, hashes.SHA256())
-        _write_private(pki / (file + ".key"), key_pem(key))
-        (pki / (file + ".crt")).write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-
-    issue("apiserver", name("kube-apiserver", "system:masters"), server=True)
-    issue("admin", name("kubedisk-lab-admin", "system:masters"), server=False)
-    issue("kube-controller-manager", name("system:kube-controller-manager"), server=False)
-    issue("kube-scheduler", name("system:kube-scheduler"), server=False)
-
-    sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    _write_private(pki / "sa.key", sa_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
-                                                        serialization.NoEncryption()))
-    (pki / "sa.pub").write_bytes(sa_key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    certs.mkdir(parents=True, exist_ok=True)
+    authority = pki.Authority(pki.name("kubedisk-lab-ca"))
+    pki.write(certs / "ca.key", pki.private_pem(authority.key), private=True)
+    pki.write(certs / "ca.crt", pki.certificate_pem(authority.certificate))
+    leaves = {
+        "apiserver": (pki.name("kube-apiserver", "system:masters"), APISERVER_SANS + (LOOPBACK, SERVICE_IP)),
+        "admin": (pki.name("kubedisk-lab-admin", "system:masters"), ()),
+        "kube-controller-manager": (pki.name("system:kube-controller-manager"), ()),
+        "kube-scheduler": (pki.name("system:kube-scheduler"), ()),
+    }
+    for file, (subject, server_names) in leaves.items():
+        key, certificate = authority.issue(subject, server_names, client=True)
+        pki.write(certs / (file + ".key"), pki.private_pem(key), private=True)
+        pki.write(certs / (file + ".crt"), pki.certificate_pem(certificate))
+    service_accounts = pki.rsa_key()
+    pki.write(certs / "sa.key", pki.private_pem(service_accounts), private=True)
+    pki.write(certs / "sa.pub", pki.public_pem(service_accounts))
 
 
-def write_kubeconfig(path: Path, pki: Path, user: str, server: str) -> None:
+def write_kubeconfig(path: Path, certs: Path, user: str, server: str) -> None:
     """Self-contained kubeconfig (certificates inlined) so it can be copied or exported as KUBECONFIG."""
     def b64(file: str) -> str:
-        return base64.b64encode((pki / file).read_bytes()).decode("ascii")
+        return base64.b64encode((certs / file).read_bytes()).decode("ascii")
 
     config = {
         "apiVersion": "v1",
@@ -222,7 +167,7 @@ def write_kubeconfig(path: Path, pki: Path, user: str, server: str) -> None:
         "preferences": {},
     }
     # JSON is YAML: kubectl, client-go and the Python client all read it.
-    _write_private(path, (json.dumps(config, indent=2) + "\n").encode("utf-8"))
+    pki.write(path, (json.dumps(config, indent=2) + "\n").encode("utf-8"), private=True)
 
 
 # ------------------------------------------------------------------ ports, health
@@ -284,9 +229,9 @@ def _insecure_context() -> ssl.SSLContext:
     return ctx
 
 
-def _admin_context(pki: Path) -> ssl.SSLContext:
-    ctx = ssl.create_default_context(cafile=str(pki / "ca.crt"))
-    ctx.load_cert_chain(str(pki / "admin.crt"), str(pki / "admin.key"))
+def _admin_context(certs: Path) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(cafile=str(certs / "ca.crt"))
+    ctx.load_cert_chain(str(certs / "admin.crt"), str(certs / "admin.key"))
     return ctx
 
 
@@ -426,31 +371,31 @@ def _etcd_args(plan: _Plan) -> list:
 
 
 def _apiserver_args(plan: _Plan) -> list:
-    pki = plan.pki
+    certs = plan.pki
     return [
         f"--etcd-servers={plan.etcd_url}", f"--bind-address={LOOPBACK}", f"--advertise-address={LOOPBACK}",
         f"--secure-port={plan.ports['kube-apiserver']}",
-        f"--tls-cert-file={pki / 'apiserver.crt'}", f"--tls-private-key-file={pki / 'apiserver.key'}", f"--client-ca-file={pki / 'ca.crt'}",
-        f"--kubelet-client-certificate={pki / 'apiserver.crt'}", f"--kubelet-client-key={pki / 'apiserver.key'}",
-        f"--service-account-key-file={pki / 'sa.pub'}", f"--service-account-signing-key-file={pki / 'sa.key'}",
+        f"--tls-cert-file={certs / 'apiserver.crt'}", f"--tls-private-key-file={certs / 'apiserver.key'}", f"--client-ca-file={certs / 'ca.crt'}",
+        f"--kubelet-client-certificate={certs / 'apiserver.crt'}", f"--kubelet-client-key={certs / 'apiserver.key'}",
+        f"--service-account-key-file={certs / 'sa.pub'}", f"--service-account-signing-key-file={certs / 'sa.key'}",
         "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
         f"--service-cluster-ip-range={SERVICE_CIDR}", "--authorization-mode=Node,RBAC", "--allow-privileged=true",
         "--endpoint-reconciler-type=none", "--profiling=false",
         # A request-header CA fills kube-system/extension-apiserver-authentication; without it the controller-manager and
         # scheduler log "missing content for CA bundle" errors in a loop.
-        f"--requestheader-client-ca-file={pki / 'ca.crt'}", "--requestheader-allowed-names=front-proxy-client",
+        f"--requestheader-client-ca-file={certs / 'ca.crt'}", "--requestheader-allowed-names=front-proxy-client",
         "--requestheader-username-headers=X-Remote-User", "--requestheader-group-headers=X-Remote-Group",
         "--requestheader-extra-headers-prefix=X-Remote-Extra-",
     ]
 
 
 def _controller_manager_args(plan: _Plan) -> list:
-    kubeconfig, pki = plan.kubeconfig["kube-controller-manager"], plan.pki
+    kubeconfig, certs = plan.kubeconfig["kube-controller-manager"], plan.pki
     return [
         f"--kubeconfig={kubeconfig}", f"--authentication-kubeconfig={kubeconfig}", f"--authorization-kubeconfig={kubeconfig}",
         f"--bind-address={LOOPBACK}", f"--secure-port={plan.ports['kube-controller-manager']}", "--leader-elect=false",
-        f"--root-ca-file={pki / 'ca.crt'}", f"--service-account-private-key-file={pki / 'sa.key'}", "--use-service-account-credentials=true",
-        f"--cluster-signing-cert-file={pki / 'ca.crt'}", f"--cluster-signing-key-file={pki / 'ca.key'}",
+        f"--root-ca-file={certs / 'ca.crt'}", f"--service-account-private-key-file={certs / 'sa.key'}", "--use-service-account-credentials=true",
+        f"--cluster-signing-cert-file={certs / 'ca.crt'}", f"--cluster-signing-key-file={certs / 'ca.key'}",
         "--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics",
     ]
 
