@@ -1,13 +1,12 @@
 """The emulator's state and services, independent of HTTP: store, settings, identity, operations, disk files."""
 
 import os
-import secrets
 import time
 
 from . import profiles
 from .arm import new_guid
 from .diskfiles import DiskFiles
-from .identity import Identity, new_secret
+from .identity import SIGNING_KEY, Identity, new_secret
 from .lro import Operations
 from .models import authorization
 from .store import Principal, Store
@@ -31,10 +30,7 @@ class Emulator:
         self.base_url = ""
         self.credentials = self.store.setting("credentials")
         if self.credentials is None:
-            self.credentials = {
-                "tenant_id": new_guid(), "subscription_id": new_guid(), "client_id": new_guid(),
-                "client_secret": new_secret(), "signing_key": secrets.token_hex(32),
-            }
+            self.credentials = {"tenant_id": new_guid(), "subscription_id": new_guid(), "client_id": new_guid(), "client_secret": new_secret()}
             with self.store.transaction():
                 self.store.set_setting("credentials", self.credentials)
         if profile:
@@ -89,7 +85,7 @@ class Emulator:
         """Forget all resources, operations and principals (credentials, profile and settings stay)."""
         for name in os.listdir(self.disks.folder):
             os.remove(os.path.join(self.disks.folder, name))
-        kept = ["credentials", "profile"] + [f"config.{key}" for key in DEFAULT_CONFIG]
+        kept = ["credentials", "profile", SIGNING_KEY] + [f"config.{key}" for key in DEFAULT_CONFIG]
         self.store.wipe(kept)
         self.seed()
 

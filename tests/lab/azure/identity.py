@@ -13,31 +13,26 @@ Mirrored behaviour:
   Azure Stack style with the newer keys too); ``GET /metadata/clouds`` is the list form that
   loaders of a whole metadata URL expect.
 
-Tokens are JWTs signed with HS256 and a key kept in the state database, so tokens issued before a
-restart stay valid, like AAD tokens across an ARM restart.
+Tokens are JWTs signed with RS256 (as AAD signs them) by a key kept in the state database, so tokens
+issued before a restart stay valid, like AAD tokens across an ARM restart.
 """
 
-import base64
-import hashlib
 import hmac
-import json
 import secrets
 import time
 import uuid
 
+import jwt
+from cryptography.hazmat.primitives import serialization
+
+from .. import pki
 from .arm import ArmError, timestamp
 
 ARM_AUDIENCES = ("https://management.core.windows.net", "https://management.azure.com")
 FEDERATION_AUDIENCE = "api://AzureADTokenExchange"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-
-
-def _b64(data):
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text):
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+# The state database setting that holds the token signing key (PEM).
+SIGNING_KEY = "tokenSigningKey"
 
 
 def _audience(value):
@@ -51,8 +46,8 @@ def _audience(value):
 def decode_unverified(token):
     """The claims of a JWT, without checking its signature (for federated assertions)."""
     try:
-        return json.loads(_unb64(token.split(".")[1]))
-    except (IndexError, ValueError) as exc:
+        return jwt.decode(token, options={"verify_signature": False})
+    except jwt.InvalidTokenError as exc:
         raise ValueError("not a JWT") from exc
 
 
@@ -78,7 +73,12 @@ class Identity:
 
     def __init__(self, emulator):
         self.emulator = emulator
-        self.key = emulator.credentials["signing_key"].encode()
+        pem = emulator.store.setting(SIGNING_KEY)
+        if pem is None:
+            pem = pki.private_pem(pki.rsa_key()).decode()
+            with emulator.store.transaction():
+                emulator.store.set_setting(SIGNING_KEY, pem)
+        self.key = serialization.load_pem_private_key(pem.encode(), password=None)
         self._checked = {}
 
     @property
@@ -166,7 +166,8 @@ class Identity:
         claims = {"aud": scope.split()[0].replace("/.default", "").rstrip("/") + "/", "iss": f"https://sts.windows.net/{self.tenant}/",
                   "iat": now, "nbf": now, "exp": now + lifetime, "appid": client_id, "oid": principal.object_id,
                   "sub": principal.object_id, "tid": self.tenant, "idtyp": "app", "ver": "1.0"}
-        return {"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime, "access_token": self._sign(claims)}
+        token = jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": "lab"})
+        return {"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime, "access_token": token}
 
     def _check_tenant(self, tenant):
         if tenant.lower() not in (self.tenant.lower(), "organizations", "common"):
@@ -190,12 +191,6 @@ class Identity:
                        f"No matching federated identity record found for presented assertion. Assertion Issuer: '{claims.get('iss')}'. "
                        f"Assertion Subject: '{claims.get('sub')}'. Assertion Audience: '{','.join(map(str, audiences))}'.")
 
-    def _sign(self, claims):
-        header = _b64(json.dumps({"typ": "JWT", "alg": "HS256", "kid": "lab"}).encode())
-        payload = _b64(json.dumps(claims, separators=(",", ":")).encode())
-        signature = _b64(hmac.new(self.key, f"{header}.{payload}".encode(), hashlib.sha256).digest())
-        return f"{header}.{payload}.{signature}"
-
     # ARM side
     def authenticate(self, authorization):
         """The claims of a valid bearer token from an ``Authorization`` header, else an ArmError 401."""
@@ -214,12 +209,9 @@ class Identity:
 
     def _verify(self, token):
         try:
-            header, payload, signature = token.split(".")
-            expected = _b64(hmac.new(self.key, f"{header}.{payload}".encode(), hashlib.sha256).digest())
-            if not hmac.compare_digest(expected, signature):
-                raise ValueError("bad signature")
-            claims = json.loads(_unb64(payload))
-        except ValueError as exc:
+            claims = jwt.decode(token, self.key.public_key(), algorithms=["RS256"],
+                                options={"verify_exp": False, "verify_nbf": False, "verify_iat": False, "verify_aud": False})
+        except jwt.InvalidTokenError as exc:
             raise self._challenge("InvalidAuthenticationToken", "The access token is invalid.") from exc
         if _audience(claims.get("aud", "")) not in self.audiences():
             raise self._challenge("InvalidAuthenticationTokenAudience",
