@@ -45,20 +45,30 @@ suite_lab() {
 }
 
 suite_build() {
-    # The built tarball must carry the collection and nothing of the lab, caches or venvs, and
-    # install offline (with its kubernetes.core dependency given beside it) into an empty folder.
-    local out tarball leaked
+    # The built tarball carries the collection and nothing that needs the lab: only the allowed top-level
+    # entries, none of the denied paths, no file that calls the lab; and it installs offline (with its
+    # kubernetes.core dependency given beside it) into an empty folder.
+    local out tarball entries count outside denied calls
     out=$(mktemp -d)
-    (cd "$root" && ansible-galaxy collection build --force --output-path "$out/dist" . >/dev/null) || return 1
+    (cd "$root" && ansible-galaxy collection build --force --output-path "$out/dist" . >/dev/null) || { rm -rf "$out"; return 1; }
     tarball=$(ls "$out"/dist/kubedisk-aks-*.tar.gz)
-    leaked=$(tar tzf "$tarball" | grep -E '^(tests/lab|tests/output|\.lab|\.venv|\.build|collections|scripts|bench/results)(/|$)' || true)
-    if [ -n "$leaked" ]; then
-        echo "build: the tarball carries what it must not:"; echo "$leaked"; rm -rf "$out"; return 1
+    entries=$(tar tzf "$tarball")
+    count=$(wc -l <<<"$entries")
+    outside=$(grep -vE '^(plugins|roles|playbooks|meta|docs|changelogs|extensions)(/|$)|^(README\.md|COPYING|requirements\.txt|MANIFEST\.json|FILES\.json)$' <<<"$entries" || true)
+    denied=$(grep -E '^(tests|extensions/molecule|scripts|bench)(/|$)|(^|[/._-])lab([/._-]|$)' <<<"$entries" || true)
+    mkdir "$out/content" && tar xzf "$tarball" -C "$out/content"
+    calls=$(cd "$out/content" && grep -rlE 'demo_lab|\bLAB_DIR\b|-m lab\b|lab_python|lab\.kubedisk\.io' . | sed 's|^\./||' || true)
+    if [ -n "$outside$denied$calls" ]; then
+        echo "build: $(basename "$tarball") ($count entries) carries what it must not:"
+        [ -z "$outside" ] || { echo "-- outside the allowed top-level entries:"; echo "$outside"; }
+        [ -z "$denied" ] || { echo "-- tests, Molecule scenarios, scripts, benchmarks or the lab:"; echo "$denied"; }
+        [ -z "$calls" ] || { echo "-- files that call the lab:"; echo "$calls"; }
+        rm -rf "$out"; return 1
     fi
     (cd "$out" && env -u ANSIBLE_CONFIG HOME="$out" ansible-galaxy collection install --offline -p "$out/installed" \
         "$tarball" "$root/.build/ansible_collections/kubernetes/core/") || { rm -rf "$out"; return 1; }
     test -f "$out/installed/ansible_collections/kubedisk/aks/MANIFEST.json" || { rm -rf "$out"; return 1; }
-    echo "build: $(basename "$tarball") ($(tar tzf "$tarball" | wc -l) entries) installs offline"
+    echo "build: $(basename "$tarball") ($count entries, all under the allowed top-level entries, nothing of the lab) installs offline"
     rm -rf "$out"
 }
 
