@@ -66,12 +66,10 @@ class LatencyProfile:
         """The integer Retry-After (seconds, at least 1) sent while an operation of this kind runs."""
         return max(1, min(15, int(self.duration(kind) / 10)))
 
-    def poll_headers(self, kind):
-        """Headers telling a client when to poll next."""
-        poll_ms = PROFILES[self.name]["poll_ms"]
-        if poll_ms:
-            return {"retry-after-ms": str(poll_ms)}
-        return {"Retry-After": str(self.retry_after(kind))}
+    @property
+    def poll_ms(self):
+        """Milliseconds between polls the fast profile asks for (None: the integer Retry-After)."""
+        return PROFILES[self.name]["poll_ms"]
 
     @property
     def request_seconds(self):

@@ -156,7 +156,7 @@ def delete_group(lab, subscription, name):
         return None
     group.properties["provisioningState"] = "Deleting"
     lab.store.save(group)
-    return lab.operations.start("resourceGroup.delete", group.id, "global", namespace="Microsoft.Resources")
+    return lab.operations.start("resourceGroup.delete", group.id, "global")
 
 
 @completion("resourceGroup.delete")

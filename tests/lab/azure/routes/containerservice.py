@@ -2,6 +2,7 @@
 
 from ..arm import Reply, Route, page
 from ..models import containerservice as aks
+from .operations import accepted
 
 CLUSTER = "/subscriptions/{subscription}/resourceGroups/{group}/providers/Microsoft.ContainerService/managedClusters/{name}"
 POOL = CLUSTER + "/agentPools/{pool}"
@@ -13,12 +14,12 @@ def _where(request):
 
 def _put_cluster(lab, request):
     cluster, operation, created = aks.put_cluster(lab, *_where(request), request.body)
-    return lab.operations.accepted(request, operation, 201 if created else 200, cluster.body, headers=("Azure-AsyncOperation",))
+    return accepted(lab, request, operation, 201 if created else 200, cluster.body, headers=("Azure-AsyncOperation",))
 
 
 def _patch_cluster(lab, request):
     cluster, operation = aks.patch_cluster(lab, *_where(request), request.body)
-    return lab.operations.accepted(request, operation, 200, cluster.body, headers=("Azure-AsyncOperation",))
+    return accepted(lab, request, operation, 200, cluster.body, headers=("Azure-AsyncOperation",))
 
 
 def _get_cluster(lab, request):
@@ -27,7 +28,7 @@ def _get_cluster(lab, request):
 
 def _delete_cluster(lab, request):
     operation = aks.delete_cluster(lab, *_where(request))
-    return lab.operations.accepted(request, operation) if operation else Reply(204)
+    return accepted(lab, request, operation) if operation else Reply(204)
 
 
 def _list_clusters(lab, request):
@@ -36,7 +37,7 @@ def _list_clusters(lab, request):
 
 def _power(action):
     def handler(lab, request):
-        return lab.operations.accepted(request, aks.power(lab, *_where(request), action))
+        return accepted(lab, request, aks.power(lab, *_where(request), action))
     return handler
 
 
@@ -48,7 +49,7 @@ def _credentials(role):
 
 def _put_pool(lab, request):
     pool, operation, created = aks.put_pool(lab, *_where(request), request.params["pool"], request.body)
-    return lab.operations.accepted(request, operation, 201 if created else 200, pool.body, headers=("Azure-AsyncOperation",))
+    return accepted(lab, request, operation, 201 if created else 200, pool.body, headers=("Azure-AsyncOperation",))
 
 
 def _get_pool(lab, request):
@@ -57,7 +58,7 @@ def _get_pool(lab, request):
 
 def _delete_pool(lab, request):
     operation = aks.delete_pool(lab, *_where(request), request.params["pool"])
-    return lab.operations.accepted(request, operation) if operation else Reply(204)
+    return accepted(lab, request, operation) if operation else Reply(204)
 
 
 def _list_pools(lab, request):

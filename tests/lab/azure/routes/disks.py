@@ -2,17 +2,18 @@
 
 from ..arm import Reply, Route, page
 from ..models import disks
+from .operations import accepted
 
 GROUP_PROVIDER = "/subscriptions/{subscription}/resourceGroups/{group}/providers/Microsoft.Compute"
 
 
 def _accepted(lab, request, pair):
     resource, operation = pair
-    return lab.operations.accepted(request, operation, 202, resource.body)
+    return accepted(lab, request, operation, 202, resource.body)
 
 
 def _deleted(lab, request, operation):
-    return lab.operations.accepted(request, operation) if operation else Reply(204)
+    return accepted(lab, request, operation) if operation else Reply(204)
 
 
 def _put_disk(lab, request):

@@ -1,11 +1,68 @@
-"""Operation status and result URLs that clients poll (any provider namespace, any location)."""
+"""Long-running operations over HTTP, the way azure-core's ARMPolling reads them.
 
-from ..arm import Route
+Mirrored behaviour:
+- PUT/PATCH answer with the resource in a transitional ``provisioningState`` plus an
+  ``Azure-AsyncOperation`` header; DELETE and POST actions answer 202 with
+  ``Azure-AsyncOperation`` and ``Location`` (resource group deletion: ``Location`` only);
+- the operation status resource answers 200 ``{"status": "InProgress|Succeeded|Failed|Canceled"}``
+  with an ``error`` when it failed;
+- the ``Location`` (operation result) URL answers 202 while running, then 200 with the result or
+  204, or the error with its HTTP status when the operation failed;
+- ``Retry-After`` is an integer of at least one second (the fast profile sends ``retry-after-ms``
+  instead, see ``profiles.py``).
+"""
 
+from ..arm import Reply, Route, parse_id, timestamp
+
+ASYNC_OPERATION, LOCATION = "Azure-AsyncOperation", "Location"
 SUBSCRIPTION_OPERATIONS = "/subscriptions/{subscription}/providers/{namespace}/locations/{location}"
 
+
+def poll_headers(lab, kind):
+    """Headers telling a client when to poll an operation of ``kind`` next."""
+    if lab.profile.poll_ms:
+        return {"retry-after-ms": str(lab.profile.poll_ms)}
+    return {"Retry-After": str(lab.profile.retry_after(kind))}
+
+
+def accepted(lab, request, operation, status=202, body=None, headers=(ASYNC_OPERATION, LOCATION)):
+    """The answer that starts an operation: ``status`` and ``body`` plus the polling headers named in ``headers``."""
+    subscription = request.params.get("subscription") or parse_id(operation.resource_id)["subscription"]
+    base = f"/subscriptions/{subscription}/providers/{operation.namespace}/locations/{operation.location}"
+    links = {
+        ASYNC_OPERATION: request.url(f"{base}/operations/{operation.id}"),
+        LOCATION: request.url(f"{base}/operationResults/{operation.id}"),
+    }
+    if operation.namespace == "Microsoft.Resources":
+        links[LOCATION] = request.url(f"/subscriptions/{subscription}/operationresults/{operation.id}")
+    return Reply(status, body, {name: links[name] for name in headers} | poll_headers(lab, operation.kind))
+
+
+def _status(lab, request):
+    """GET of an operation status resource (the Azure-AsyncOperation URL)."""
+    operation = lab.operations.get(request.params["operation"])
+    body = {"id": request.path, "name": operation.id, "status": operation.status, "startTime": timestamp(operation.started)}
+    if operation.ended:
+        body["endTime"] = timestamp(operation.ended)
+    if operation.error:
+        body["error"] = operation.error
+    return Reply(200, body, poll_headers(lab, operation.kind) if operation.status == "InProgress" else {})
+
+
+def _result(lab, request):
+    """GET of an operation result (the Location URL)."""
+    operation = lab.operations.get(request.params["operation"])
+    if operation.status == "InProgress":
+        return Reply(202, None, {LOCATION: request.url(request.path)} | poll_headers(lab, operation.kind))
+    if operation.status == "Failed":
+        return Reply(operation.params.get("error_status", 500), {"error": operation.error})
+    if operation.result is not None:
+        return Reply(200, operation.result)
+    return Reply(204)
+
+
 ROUTES = [
-    Route("GET", SUBSCRIPTION_OPERATIONS + "/operations/{operation}", lambda lab, request: lab.operations.status_reply(request)),
-    Route("GET", SUBSCRIPTION_OPERATIONS + "/operationResults/{operation}", lambda lab, request: lab.operations.result_reply(request)),
-    Route("GET", "/subscriptions/{subscription}/operationresults/{operation}", lambda lab, request: lab.operations.result_reply(request)),
+    Route("GET", SUBSCRIPTION_OPERATIONS + "/operations/{operation}", _status),
+    Route("GET", SUBSCRIPTION_OPERATIONS + "/operationResults/{operation}", _result),
+    Route("GET", "/subscriptions/{subscription}/operationresults/{operation}", _result),
 ]

@@ -2,6 +2,7 @@
 
 from ..arm import Reply, Route, page, resource_group_not_found
 from ..models import resources
+from .operations import accepted
 
 GROUP = "/subscriptions/{subscription}/resourcegroups/{group}"
 
@@ -42,7 +43,7 @@ def _delete_group(lab, request):
     operation = resources.delete_group(lab, request.params["subscription"], request.params["group"])
     if operation is None:
         raise resource_group_not_found(request.params["group"])
-    return lab.operations.accepted(request, operation, headers=("Location",))
+    return accepted(lab, request, operation, headers=("Location",))
 
 
 def _list_groups(lab, request):

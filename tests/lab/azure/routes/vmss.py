@@ -2,6 +2,7 @@
 
 from ..arm import Reply, Route, page
 from ..models import vmss
+from .operations import accepted
 
 SCALE_SET = "/subscriptions/{subscription}/resourceGroups/{group}/providers/Microsoft.Compute/virtualMachineScaleSets/{name}"
 VM = SCALE_SET + "/virtualMachines/{instance}"
@@ -41,18 +42,18 @@ def _instance_view(lab, request):
 def _update_vm(lab, request):
     vm = _vm(lab, request)
     operation = vmss.update_vm(lab, vm, request.body)
-    return lab.operations.accepted(request, operation, 200, lab.store.get(vm.id).body, headers=("Azure-AsyncOperation",))
+    return accepted(lab, request, operation, 200, lab.store.get(vm.id).body, headers=("Azure-AsyncOperation",))
 
 
 def _attach_detach(lab, request):
-    return lab.operations.accepted(request, vmss.attach_detach(lab, _vm(lab, request), request.body))
+    return accepted(lab, request, vmss.attach_detach(lab, _vm(lab, request), request.body))
 
 
 def _vm_action(action):
     def handler(lab, request):
         vm = _vm(lab, request)
         scale_set = lab.store.get(vm.parent)
-        return lab.operations.accepted(request, vmss.power_action(lab, scale_set, [vm], action))
+        return accepted(lab, request, vmss.power_action(lab, scale_set, [vm], action))
     return handler
 
 
@@ -61,7 +62,7 @@ def _scale_set_action(action):
         params = request.params
         scale_set = vmss.get_scale_set(lab, params["subscription"], params["group"], params["name"])
         targets = vmss.scale_set_action_targets(lab, scale_set, request.body)
-        return lab.operations.accepted(request, vmss.power_action(lab, scale_set, targets, action))
+        return accepted(lab, request, vmss.power_action(lab, scale_set, targets, action))
     return handler
 
 
