@@ -1,6 +1,8 @@
 # Copyright: kubedisk.aks contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Documentation twins of plugins/module_utils/azure_auth.py (AUTH_ARG_SPEC) and the shared attributes."""
+"""Documentation twins of the options every Azure module shares (AUTH_ARG_SPEC of module_utils/azure_auth.py and
+the ``timeout`` AzureModule merges), of module_utils/azure_tags.py (TAGS_SPEC) and module_utils/aks_facts.py
+(KUBECONFIG_FILE_SPEC), and of the shared attributes."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -9,7 +11,7 @@ __metaclass__ = type
 
 class ModuleDocFragment(object):
 
-    # The shared Azure authentication options (module_utils/azure_auth.py AUTH_ARG_SPEC).
+    # The shared Azure authentication options and the time budget; each module documents its timeout default.
     DOCUMENTATION = r"""
 options:
   auth_source:
@@ -90,23 +92,33 @@ options:
     type: bool
     default: true
     aliases: [verify_ssl]
+  timeout:
+    description:
+      - Seconds the module may take in all, at least 1. Every Azure call with its retries, long-running operation
+        and wait is bounded by it.
+      - When Azure throttles a call and asks for a C(Retry-After) that reaches past it, the task fails at once with
+        Azure's answer (code, HTTP status, request id).
+    type: int
 requirements:
   - python >= 3.9
   - azure-identity >= 1.15
   - azure-core >= 1.30
+  - azure-mgmt-core
 notes:
   - Set the authentication options once per play with C(module_defaults) for C(group/kubedisk.aks.azure).
   - Transient Azure errors (HTTP 429, 408, 5xx, dropped connections) are retried by azure-core's retry policy,
     honouring C(Retry-After); long-running operations are polled at the pace Azure asks for and bounded by O(timeout).
 """
 
-    # Attributes shared by the Azure modules (each module states its check_mode / diff_mode support).
+    # Attributes shared by the Azure modules; a module that supports check_mode or diff_mode less says so itself.
     ATTRIBUTES = r"""
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying Azure.
+    support: full
   diff_mode:
     description: Returns before/after details (without secrets) of what changes or would change.
+    support: full
   platform:
     description: Target the module works against.
     support: full
@@ -116,4 +128,36 @@ attributes:
     support: full
     membership:
       - kubedisk.aks.azure
+"""
+
+    # module_utils/azure_tags.py TAGS_SPEC.
+    TAGS = r"""
+options:
+  tags:
+    description: Tags of the resource. With O(append_tags=true) they are merged over the existing ones.
+    type: dict
+  append_tags:
+    description: Keep tags that are on the resource but not in O(tags). V(false) makes O(tags) the complete set.
+    type: bool
+    default: true
+"""
+
+    # module_utils/aks_facts.py KUBECONFIG_FILE_SPEC.
+    KUBECONFIG_FILE = r"""
+options:
+  kubeconfig:
+    description:
+      - Write the cluster's kubeconfig to a file (mode 0600), for kubernetes.core and the Kubernetes-side modules.
+      - The file is rewritten only when its content differs, and not in check mode. It is never part of the result.
+    type: dict
+    suboptions:
+      path:
+        description: File to write.
+        type: path
+        required: true
+      credential:
+        description: V(admin) (the local admin account, not available when the cluster disables local accounts) or V(user).
+        type: str
+        default: user
+        choices: [admin, user]
 """

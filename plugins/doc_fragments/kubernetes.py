@@ -1,6 +1,7 @@
 # Copyright: kubedisk.aks contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Documentation twin of plugins/module_utils/k8s_volumes.py (K8S_AUTH_SPEC), the nested kubernetes option."""
+"""Documentation twin of plugins/module_utils/k8s_client.py (KUBERNETES_SPEC), the nested kubernetes option, and
+the attributes of the read-only Kubernetes modules."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -19,7 +20,9 @@ options:
     type: dict
     suboptions:
       kubeconfig:
-        description: Path to a kubeconfig file, or its content as a dict.
+        description:
+          - Path to a kubeconfig file, or its content as a dict.
+          - The credentials in a dict (tokens, client keys and certificates, passwords) never show in results or logs.
         type: raw
       context:
         description: Context of the kubeconfig to use.
@@ -52,4 +55,19 @@ options:
         description: Client key.
         type: path
         aliases: [key_file]
+"""
+
+    # Attributes of the modules that only read Kubernetes objects.
+    READ_ONLY = r"""
+attributes:
+  check_mode:
+    description: Can run in check_mode (it only reads).
+    support: full
+  diff_mode:
+    description: Nothing changes, so there is no diff.
+    support: none
+  platform:
+    description: Target the module works against.
+    support: full
+    platforms: kubernetes
 """

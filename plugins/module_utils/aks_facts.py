@@ -1,6 +1,6 @@
 # Copyright: kubedisk.aks contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Facts of an AKS managed cluster (from its REST shape) and the kubeconfig file, shared by the AKS modules."""
+"""Facts of an AKS managed cluster (from its REST shape) and its kubeconfig written to a file, shared by the AKS modules."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -13,8 +13,15 @@ import tempfile
 
 from ansible.module_utils.common.text.converters import to_bytes
 
-from ansible_collections.kubedisk.aks.plugins.module_utils.azure_diff import norm_zones, to_rest
+from ansible_collections.kubedisk.aks.plugins.module_utils.azure_diff import norm_zones
 from ansible_collections.kubedisk.aks.plugins.module_utils.azure_ids import parse_resource_id
+from ansible_collections.kubedisk.aks.plugins.module_utils.azure_models import to_rest
+
+# The ``kubeconfig`` option of the AKS modules (documented by the ``kubedisk.aks.azure.kubeconfig_file`` doc fragment).
+KUBECONFIG_FILE_SPEC = {"type": "dict", "no_log": False, "options": {
+    "path": {"type": "path", "required": True},
+    "credential": {"type": "str", "default": "user", "choices": ["admin", "user"]},
+}}
 
 
 def _enabled(profile, key):

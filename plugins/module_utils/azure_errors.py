@@ -30,7 +30,8 @@ def error_code(exc):
 
 
 def error_details(exc):
-    """A dict with code, message, status, request_id and correlation_id of an Azure SDK exception."""
+    """A dict with code, message, status, request_id and correlation_id of an Azure SDK exception (and its
+    target and Retry-After when there are)."""
     error = getattr(exc, "error", None)
     message = getattr(error, "message", None) or getattr(exc, "message", None) or str(exc)
     response = getattr(exc, "response", None)
@@ -44,6 +45,9 @@ def error_details(exc):
     target = getattr(error, "target", None)
     if target:
         details["target"] = target
+    retry_after = _header(response, "Retry-After") if response is not None else None
+    if retry_after:
+        details["retry_after"] = retry_after
     return details
 
 

@@ -1,6 +1,9 @@
 # Copyright: kubedisk.aks contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Azure resource ids and names: build, parse, validate (no SDK needed)."""
+"""Azure resource ids and names: built and parsed with azure-mgmt-core's tools, names validated by ARM's rules.
+
+``RESOURCE_REF_SPEC`` is the option shape for a resource given by name and resource group.
+"""
 
 from __future__ import absolute_import, division, print_function
 
@@ -8,6 +11,14 @@ __metaclass__ = type
 
 import re
 import uuid
+
+try:
+    from azure.mgmt.core.tools import is_valid_resource_id, parse_resource_id as parse_arm_id
+    from azure.mgmt.core.tools import resource_id  # pylint: disable=unused-import  # the modules build ids with it
+    HAS_AZURE_MGMT_CORE = True
+except ImportError:  # AzureModule fails with missing_required_lib before any id is read or made
+    is_valid_resource_id = parse_arm_id = resource_id = None
+    HAS_AZURE_MGMT_CORE = False
 
 _GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
 _RESOURCE_GROUP = re.compile(r"^[-\w._()]{1,90}$", re.UNICODE)
@@ -18,6 +29,9 @@ _DNS_PREFIX = re.compile(r"^[a-zA-Z0-9]([-a-zA-Z0-9]{0,52}[a-zA-Z0-9])?$")
 
 # Fixed namespace for deterministic role assignment names (uuid5 of scope, principal and role).
 ASSIGNMENT_NAMESPACE = uuid.UUID("6f6b9c0e-6a0b-5a8e-9d3e-6b75626564aa")
+
+RESOURCE_REF_SPEC = {"type": "dict", "options": {"name": {"type": "str", "required": True},
+                                                 "resource_group": {"type": "str", "required": True}}}
 
 
 def is_guid(value):
@@ -44,36 +58,19 @@ def valid_dns_prefix(name):
     return bool(name) and bool(_DNS_PREFIX.match(name))
 
 
-def resource_group_id(subscription_id, resource_group):
-    return "/subscriptions/%s/resourceGroups/%s" % (subscription_id, resource_group)
-
-
-def resource_id(subscription_id, resource_group, provider, kind, name):
-    return "%s/providers/%s/%s/%s" % (resource_group_id(subscription_id, resource_group), provider, kind, name)
-
-
 def parse_resource_id(rid):
-    """subscription, resource_group, provider, type and name of an ARM resource id (None when it is not one).
+    """subscription, resource_group, provider, type and name of an ARM id (None when it is not one).
 
-    Only the top-level resource is returned: ``.../disks/d1`` gives type ``disks``, name ``d1``.
+    Only the top-level resource is returned: ``.../virtualMachineScaleSets/v/virtualMachines/1`` gives type
+    ``virtualMachineScaleSets``, name ``v``.
     """
-    if not rid or not rid.startswith("/"):
+    rid = (rid or "").rstrip("/")
+    if not is_valid_resource_id(rid):
         return None
-    parts = rid.strip("/").split("/")
-    if len(parts) < 2 or parts[0].lower() != "subscriptions":
-        return None
-    result = {"subscription": parts[1]}
-    if len(parts) >= 4 and parts[2].lower() == "resourcegroups":
-        result["resource_group"] = parts[3]
-        if len(parts) >= 8 and parts[4].lower() == "providers":
-            result["provider"] = parts[5]
-            result["type"] = parts[6]
-            result["name"] = parts[7]
-        elif len(parts) != 4:
-            return None
-    elif len(parts) != 2:
-        return None
-    return result
+    parts = parse_arm_id(rid)
+    names = (("subscription", "subscription"), ("resource_group", "resource_group"), ("namespace", "provider"),
+             ("type", "type"), ("name", "name"))
+    return dict((ours, parts[theirs]) for theirs, ours in names if parts.get(theirs))
 
 
 def same_id(left, right):

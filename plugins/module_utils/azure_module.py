@@ -2,11 +2,13 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """``AzureModule``: the base every kubedisk.aks Azure module is built on.
 
-It merges the shared auth argument spec, checks the SDK once with a clean ``missing_required_lib``
-message, builds credentials and management clients lazily (azure-core's retry policy, bounded by the
-module's ``timeout``), waits for long-running operations within that same deadline (the SDK paces its
-polls by ``Retry-After``), reports Azure errors with their ARM code, message and request id, and
-builds ``--diff`` output without secrets.
+It merges the shared auth options and the ``timeout`` option (at least 1 second) into the module's spec,
+checks the SDK once with a clean ``missing_required_lib`` message and keeps an inline kubeconfig's
+credentials out of every result. Everything the module waits for is bounded by one ``Deadline`` of
+``timeout`` seconds: azure-core's retries of each request (``DeadlineRetryPolicy``), long-running operations
+(the SDK paces its polls by ``Retry-After``), ``retry`` of an Azure answer that needs time to go away and
+``poll_until`` of a state to reach. Azure errors are reported with their ARM code, message and request id,
+and ``--diff`` output is built without secrets.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -14,7 +16,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
-import time
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -28,10 +29,13 @@ from ansible_collections.kubedisk.aks.plugins.module_utils.azure_auth import (
 )
 from ansible_collections.kubedisk.aks.plugins.module_utils.azure_diff import make_diff
 from ansible_collections.kubedisk.aks.plugins.module_utils.azure_errors import error_code, error_details, format_error
+from ansible_collections.kubedisk.aks.plugins.module_utils.azure_ids import HAS_AZURE_MGMT_CORE
+from ansible_collections.kubedisk.aks.plugins.module_utils.azure_retry import DeadlineRetryPolicy
+from ansible_collections.kubedisk.aks.plugins.module_utils.deadline import Deadline
+from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_client import hide_kubeconfig_secrets, kube_client
 
 try:
     from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpResponseError, ResourceNotFoundError
-    from azure.core.pipeline.policies import RetryPolicy
     HAS_AZURE_CORE = True
     AZURE_CORE_IMPORT_ERROR = None
 except ImportError:
@@ -53,6 +57,8 @@ except ImportError:
 USER_AGENT = "kubedisk.aks/0.1.0"
 # Used only when a poll response carries no Retry-After (ARM nearly always sends one).
 FALLBACK_POLL_INTERVAL = 5
+# Waits for Azure states that take minutes (directory replication, cross-region copies) double up to this.
+SLOW_STATE_MAX_WAIT = 20.0
 
 # name -> (python module, class, PyPI package, takes a subscription id)
 CLIENTS = {
@@ -75,21 +81,28 @@ def _import_client_class(name):
 class AzureModule(object):
     """Wrapper around AnsibleModule for Azure Resource Manager modules.
 
-    ``argument_spec`` is the module's own spec; the auth options are merged in. Pass
-    ``default_timeout`` for the module's ``timeout`` option when the module declares one.
+    ``argument_spec`` is the module's own spec; the auth options and ``timeout`` (default ``default_timeout``
+    seconds) are merged in.
     """
 
-    def __init__(self, argument_spec, auth=True, **kwargs):
-        spec = copy.deepcopy(AUTH_ARG_SPEC) if auth else {}
+    def __init__(self, argument_spec, default_timeout, **kwargs):
+        spec = copy.deepcopy(AUTH_ARG_SPEC)
+        spec["timeout"] = {"type": "int", "default": default_timeout}
         spec.update(argument_spec)
         kwargs.setdefault("supports_check_mode", True)
         self.module = AnsibleModule(argument_spec=spec, **kwargs)
-        self.started = time.monotonic()
+        hide_kubeconfig_secrets(self.module)
         self._cloud = None
         self._credential = None
         self._clients = {}
+        self._kube = None
         if not HAS_AZURE_CORE:
-            self.module.fail_json(msg=missing_required_lib("azure-core and azure-identity"), exception=AZURE_CORE_IMPORT_ERROR)
+            self.fail_json(msg=missing_required_lib("azure-core and azure-identity"), exception=AZURE_CORE_IMPORT_ERROR)
+        if not HAS_AZURE_MGMT_CORE:
+            self.fail_json(msg=missing_required_lib("azure-mgmt-core"))
+        if self.timeout is None or self.timeout < 1:
+            self.fail_json(msg="timeout must be at least 1 second, got %s" % self.timeout)
+        self.deadline = Deadline(self.timeout)
 
     # ----- AnsibleModule passthrough --------------------------------------------------------------
     @property
@@ -113,17 +126,49 @@ class AzureModule(object):
     def exit_json(self, **kwargs):
         self.module.exit_json(**kwargs)
 
+    def fail_partway(self, msg, result, **extra):
+        """Fail with what ``result`` holds so far (without ``changed``), ``extra`` and the seconds taken."""
+        details = dict(result, **extra)
+        details.pop("changed", None)
+        details.pop("msg", None)
+        self.fail_json(msg=msg, elapsed=self.elapsed(), **details)
+
     # ----- time budget ----------------------------------------------------------------------------
     @property
     def timeout(self):
-        return self.params.get("timeout") or 600
+        return self.params["timeout"]
 
-    def remaining(self):
-        """Seconds left of the module's ``timeout`` (never below 1, so a last call still has a chance)."""
-        return max(1.0, self.timeout - (time.monotonic() - self.started))
+    def elapsed(self):
+        """Seconds since the module started, to a tenth."""
+        return round(self.deadline.elapsed(), 1)
 
-    def expired(self):
-        return time.monotonic() - self.started >= self.timeout
+    def poll_until(self, check, what, advice="", result=None, slow=False):
+        """Call ``check()`` -> ``(done, info)`` until done, within the deadline; returns ``info``.
+
+        When the deadline comes first the module fails: ``<what> did not happen within timeout=N s (<info>).
+        <advice>``, with ``result`` so far. ``slow``: a state that takes minutes (the waits double up to 20 s).
+        """
+        done, info = self.deadline.poll_until(check, max_interval=SLOW_STATE_MAX_WAIT if slow else None)
+        if not done:
+            self.fail_partway("%s did not happen within timeout=%d s (%s). %s" % (what, self.timeout, info, advice),
+                              result or {})
+        return info
+
+    def retry(self, func, retry_on_codes, gave_up):
+        """``func()``, again with waits doubling up to 20 s while Azure answers an ARM code in ``retry_on_codes``.
+
+        Other errors are raised to the caller. When the deadline ends the chain the module fails with
+        ``gave_up`` and Azure's last answer (code, HTTP status, request id).
+        """
+        def retryable(exc):
+            return isinstance(exc, HttpResponseError) and error_code(exc) in retry_on_codes
+
+        try:
+            return self.deadline.retry(func, retryable, max_interval=SLOW_STATE_MAX_WAIT)
+        except HttpResponseError as exc:
+            if not retryable(exc):
+                raise
+            self.fail_json_azure(exc, gave_up)
 
     # ----- auth and clients -----------------------------------------------------------------------
     @property
@@ -163,9 +208,9 @@ class AzureModule(object):
             "credential_scopes": [self.cloud["scope"]],
             "connection_verify": tls_verify(self.params),
             # azure-core's RetryPolicy: 429/408/5xx and dropped connections, Retry-After honoured,
-            # exponential backoff otherwise; bounded by what is left of the module's timeout.
-            "retry_policy": RetryPolicy(retry_total=10, retry_status=6, retry_backoff_factor=0.8,
-                                        retry_backoff_max=60, timeout=int(self.remaining())),
+            # exponential backoff otherwise; each request bounded by what is left of the deadline.
+            "retry_policy": DeadlineRetryPolicy(self.deadline, retry_total=10, retry_status=6, retry_backoff_factor=0.8,
+                                                retry_backoff_max=60, timeout=self.timeout),
             "polling_interval": FALLBACK_POLL_INTERVAL,
             "user_agent": USER_AGENT,
         }
@@ -179,6 +224,12 @@ class AzureModule(object):
             self._clients[name] = cls(self.credential, self.subscription_id, **self.client_kwargs())
         return self._clients[name]
 
+    def kube(self):
+        """The Kubernetes API of the ``kubernetes`` option (``Kube``), connected once."""
+        if self._kube is None:
+            self._kube = kube_client(self.module)
+        return self._kube
+
     # ----- errors ---------------------------------------------------------------------------------
     def fail_json_azure(self, exc, what, **kwargs):
         """Fail with ``what`` plus the ARM code, message and request id of ``exc``."""
@@ -188,7 +239,20 @@ class AzureModule(object):
             msg += " (check auth_source, client_id, secret/certificate, tenant, cloud_environment and authority_host)"
         else:
             msg = format_error(what, details)
+        msg += self._cut_short_note(details.get("retry_after"))
         self.fail_json(msg=msg, error=details, **kwargs)
+
+    def _cut_short_note(self, retry_after):
+        """Why a throttled call was not retried: the wait Azure asked for reaches past the deadline."""
+        try:
+            wait = float(retry_after)
+        except (TypeError, ValueError):
+            return ""
+        left = self.deadline.remaining()
+        if wait < left:
+            return ""
+        return " (Azure asked to retry after %g s, more than the %d s left of timeout=%d s: rerun later or raise " \
+               "timeout)" % (wait, left, self.timeout)
 
     @staticmethod
     def error_code(exc):
@@ -227,7 +291,7 @@ class AzureModule(object):
         On timeout the operation carries on in Azure: the message says so and how to converge.
         """
         try:
-            poller.wait(timeout=self.remaining())
+            poller.wait(timeout=self.deadline.remaining())
             if not poller.done():
                 self.fail_json(msg="%s did not finish within timeout=%s s; Azure carries on with it. Rerun the task "
                                    "later (it converges) or raise timeout." % (what, self.timeout),
@@ -240,3 +304,9 @@ class AzureModule(object):
     @staticmethod
     def diff(before, after):
         return make_diff(before, after)
+
+    def exit_with_diff(self, before, after, **result):
+        """Exit with ``result``, and with the ``--diff`` of ``before`` and ``after`` when it is asked for."""
+        if self.diff_mode:
+            result["diff"] = self.diff(before, after)
+        self.exit_json(**result)

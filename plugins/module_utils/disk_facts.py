@@ -6,8 +6,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.kubedisk.aks.plugins.module_utils.azure_diff import norm_zones, to_rest
+from ansible_collections.kubedisk.aks.plugins.module_utils.azure_diff import norm_zones
 from ansible_collections.kubedisk.aks.plugins.module_utils.azure_ids import parse_resource_id
+from ansible_collections.kubedisk.aks.plugins.module_utils.azure_models import to_rest
 
 ZRS_SKUS = ("Premium_ZRS", "StandardSSD_ZRS", "Standard_ZRS")
 ZONAL_ONLY_SKUS = ("PremiumV2_LRS", "UltraSSD_LRS")
@@ -16,22 +17,20 @@ SNAPSHOT_SKUS = ["Standard_LRS", "Premium_LRS", "Standard_ZRS"]
 # Tag that marks snapshots made by disk_snapshot, with the (lower-cased) source disk id as its value.
 SOURCE_TAG = "kubedisk-aks-source"
 
-REF_SPEC = {"type": "dict", "options": {"name": {"type": "str", "required": True},
-                                        "resource_group": {"type": "str", "required": True}}}
-
 
 def is_zrs(sku):
     return (sku or "").lower() in [s.lower() for s in ZRS_SKUS]
 
 
-def _common(resource):
+def _facts(resource, own):
+    """Facts a disk and a snapshot share, plus ``own(rest, properties)``; {} for no resource."""
     res = to_rest(resource)
     if not res:
-        return None, {}
+        return {}
     props = res.get("properties") or {}
     creation = props.get("creationData") or {}
     parsed = parse_resource_id(res.get("id") or "") or {}
-    return res, {
+    facts = {
         "id": res.get("id"),
         "name": res.get("name"),
         "resource_group": parsed.get("resource_group"),
@@ -46,32 +45,24 @@ def _common(resource):
         "create_option": creation.get("createOption"),
         "source_resource_id": creation.get("sourceResourceId"),
     }
+    facts.update(own(res, props))
+    return facts
 
 
 def disk_facts(disk):
-    res, facts = _common(disk)
-    if res is None:
-        return {}
-    props = res.get("properties") or {}
-    facts.update({
+    return _facts(disk, lambda res, props: {
         "zones": norm_zones(res.get("zones")),
         "disk_state": props.get("diskState"),
         "managed_by": res.get("managedBy"),
     })
-    return facts
 
 
 def snapshot_facts(snapshot):
-    res, facts = _common(snapshot)
-    if res is None:
-        return {}
-    props = res.get("properties") or {}
-    facts.update({
+    return _facts(snapshot, lambda res, props: {
         "incremental": bool(props.get("incremental")),
         "completion_percent": props.get("completionPercent"),
         "incremental_snapshot_family_id": props.get("incrementalSnapshotFamilyId"),
     })
-    return facts
 
 
 def ref_parts(module, option_id, option_ref, kind):

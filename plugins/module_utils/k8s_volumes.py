@@ -1,101 +1,62 @@
 # Copyright: kubedisk.aks contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""PVC / PV work of the disk modules through kubernetes.core's API client (no second Kubernetes client).
-
-The ``kubernetes`` option of a module takes a subset of kubernetes.core's connection options under the same
-names, with the same ``K8S_AUTH_*`` environment fallbacks (kubernetes.core reads those itself).
-"""
+"""PersistentVolumes and claims of the Azure Disk CSI driver: the disk behind a PV, the zone a PV is pinned
+to, the resize state of a claim, and the static PV / PVC definitions for a restored disk. Pure functions."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import traceback
-
 from ansible_collections.kubedisk.aks.plugins.module_utils.aks_names import zone_label
-
-try:
-    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
-    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.exceptions import CoreException
-    HAS_K8S_CORE = True
-    K8S_CORE_IMPORT_ERROR = None
-except ImportError:
-    HAS_K8S_CORE = False
-    K8S_CORE_IMPORT_ERROR = traceback.format_exc()
-
-    class CoreException(Exception):  # type: ignore[no-redef]
-        """Placeholder."""
+from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_quantities import parse_quantity
+from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_scheduling import ZONE_LABELS
 
 CSI_DRIVER = "disk.csi.azure.com"
 ZONE_KEY = "topology.disk.csi.azure.com/zone"
-
-# kubernetes.core option names (its AUTH_ARG_SPEC); values left unset fall back to K8S_AUTH_* in kubernetes.core.
-K8S_AUTH_SPEC = {
-    "kubeconfig": {"type": "raw", "no_log": False},
-    "context": {"type": "str"},
-    "host": {"type": "str"},
-    "api_key": {"type": "str", "no_log": True},
-    "username": {"type": "str"},
-    "password": {"type": "str", "no_log": True},
-    "validate_certs": {"type": "bool", "aliases": ["verify_ssl"]},
-    "ca_cert": {"type": "path", "aliases": ["ssl_ca_cert"]},
-    "client_cert": {"type": "path", "aliases": ["cert_file"]},
-    "client_key": {"type": "path", "aliases": ["key_file"]},
-}
+RESIZE_CONDITIONS = ("Resizing", "FileSystemResizePending", "ControllerResizeError", "NodeResizeError")
+# The option shape for a claim given by name and namespace.
+PVC_REF_SPEC = {"type": "dict", "options": {"name": {"type": "str", "required": True},
+                                            "namespace": {"type": "str", "required": True}}}
 
 
-class VolumeError(Exception):
-    """A Kubernetes object is missing or not what the module needs; the message says which and why."""
+def azure_disk_handle(pv):
+    """The disk id (CSI volumeHandle) of an Azure Disk CSI PV; None for any other volume."""
+    csi = ((pv or {}).get("spec") or {}).get("csi") or {}
+    if csi.get("driver") != CSI_DRIVER:
+        return None
+    return csi.get("volumeHandle") or None
 
 
-def api_client(module, auth):
-    """kubernetes.core's API client for the ``kubernetes`` option (None values fall back to K8S_AUTH_*)."""
-    if not HAS_K8S_CORE:
-        module.fail_json(msg="the kubernetes.core collection (and the kubernetes Python package) is needed for PVC and PV "
-                             "work: install kubernetes.core", exception=K8S_CORE_IMPORT_ERROR)
-    kwargs = dict((k, v) for k, v in (auth or {}).items() if v is not None)
-    try:
-        return get_api_client(**kwargs)
-    except CoreException as exc:
-        module.fail_json(msg="cannot connect to Kubernetes: %s (check the kubernetes options or K8S_AUTH_*)" % exc)
-    except Exception as exc:  # kubernetes config errors come in several types
-        module.fail_json(msg="cannot connect to Kubernetes: %s (check the kubernetes options or K8S_AUTH_*)" % exc,
-                         exception=traceback.format_exc())
+def csi_driver(pv):
+    return (((pv or {}).get("spec") or {}).get("csi") or {}).get("driver")
 
 
-def _resource(client, kind):
-    return client.resource(kind, "v1")
+def pv_node_terms(pv):
+    return (((pv.get("spec") or {}).get("nodeAffinity") or {}).get("required") or {}).get("nodeSelectorTerms") or []
 
 
-def _get(client, kind, name, namespace=None):
-    """The object as a dict, or None when it does not exist."""
-    try:
-        found = client.get(_resource(client, kind), name=name, namespace=namespace)
-    except Exception as exc:  # kubernetes.dynamic NotFoundError without importing it
-        if getattr(exc, "status", None) == 404:
-            return None
-        raise
-    return found.to_dict() if hasattr(found, "to_dict") else found
+def pv_zones(pv):
+    """Zone values a PV is pinned to by its node affinity (empty for ZRS / unconstrained volumes)."""
+    zones = []
+    for term in pv_node_terms(pv):
+        for expr in term.get("matchExpressions") or []:
+            if expr.get("key") in ZONE_LABELS and expr.get("operator") == "In":
+                zones.extend(v for v in expr.get("values") or [] if v not in zones)
+    return zones
 
 
-def pvc_disk(client, namespace, name):
-    """(disk resource id, PV name) behind a bound PVC of the Azure Disk CSI driver."""
-    pvc = _get(client, "PersistentVolumeClaim", name, namespace)
-    if pvc is None:
-        raise VolumeError("PVC %s/%s does not exist" % (namespace, name))
-    status = (pvc.get("status") or {}).get("phase")
-    pv_name = (pvc.get("spec") or {}).get("volumeName")
-    if status != "Bound" or not pv_name:
-        raise VolumeError("PVC %s/%s is %s, not Bound: there is no disk behind it yet (a WaitForFirstConsumer claim binds "
-                          "when a pod uses it)" % (namespace, name, status or "without a status"))
-    pv = _get(client, "PersistentVolume", pv_name)
-    if pv is None:
-        raise VolumeError("PV %s of PVC %s/%s does not exist" % (pv_name, namespace, name))
-    csi = (pv.get("spec") or {}).get("csi") or {}
-    if csi.get("driver") != CSI_DRIVER or not csi.get("volumeHandle"):
-        raise VolumeError("PV %s of PVC %s/%s is not an Azure Disk CSI volume (driver %s); only %s volumes can be snapshot "
-                          "here" % (pv_name, namespace, name, csi.get("driver"), CSI_DRIVER))
-    return csi["volumeHandle"], pv_name
+def pod_pvc_names(pod):
+    return [v["persistentVolumeClaim"]["claimName"] for v in (pod.get("spec") or {}).get("volumes") or []
+            if v.get("persistentVolumeClaim")]
+
+
+def pvc_resize_state(pvc):
+    """(capacity bytes, [resize conditions], allocatedResourceStatuses.storage) of a PVC."""
+    status = pvc.get("status") or {}
+    capacity = parse_quantity((status.get("capacity") or {}).get("storage"))
+    conds = [c for c in status.get("conditions") or []
+             if c.get("type") in RESIZE_CONDITIONS and c.get("status", "True") == "True"]
+    return capacity, conds, (status.get("allocatedResourceStatuses") or {}).get("storage")
 
 
 def pv_definition(name, disk_id, size_gb, location, zone, sku, fs_type, storage_class, claim, reclaim_policy):
@@ -119,43 +80,7 @@ def pv_definition(name, disk_id, size_gb, location, zone, sku, fs_type, storage_
 
 
 def pvc_definition(name, namespace, pv_name, size_gb, storage_class):
+    """A claim bound to ``pv_name`` from the start."""
     return {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": name, "namespace": namespace},
             "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "%dGi" % size_gb}},
                      "storageClassName": storage_class, "volumeName": pv_name, "volumeMode": "Filesystem"}}
-
-
-def ensure(client, definition, check_mode, same):
-    """Create ``definition`` unless it exists; an existing object must satisfy ``same(existing)``.
-
-    Returns (changed, object dict). Raises VolumeError when an object of that name is something else.
-    """
-    meta = definition["metadata"]
-    existing = _get(client, definition["kind"], meta["name"], meta.get("namespace"))
-    if existing is not None:
-        problem = same(existing)
-        if problem:
-            raise VolumeError("%s %s exists but %s; delete it or choose another name" % (
-                definition["kind"], "/".join(x for x in (meta.get("namespace"), meta["name"]) if x), problem))
-        return False, existing
-    if check_mode:
-        return True, definition
-    created = client.create(_resource(client, definition["kind"]), definition, namespace=meta.get("namespace"))
-    return True, created.to_dict() if hasattr(created, "to_dict") else created
-
-
-def pv_problem(disk_id):
-    def check(existing):
-        handle = ((existing.get("spec") or {}).get("csi") or {}).get("volumeHandle")
-        if (handle or "").lower() != disk_id.lower():
-            return "points at %s, not %s" % (handle, disk_id)
-        return None
-    return check
-
-
-def pvc_problem(pv_name):
-    def check(existing):
-        volume = (existing.get("spec") or {}).get("volumeName")
-        if volume != pv_name:
-            return "is bound to %s, not %s" % (volume or "no volume", pv_name)
-        return None
-    return check

@@ -197,40 +197,13 @@ options:
     description: Control plane tier.
     type: str
     choices: [Free, Standard, Premium]
-  tags:
-    description: Tags of the cluster, merged over the existing ones unless O(append_tags=false).
-    type: dict
-  append_tags:
-    description: Keep tags on the cluster that O(tags) does not list.
-    type: bool
-    default: true
-  kubeconfig:
-    description:
-      - Write the cluster's kubeconfig to a file (mode 0600). It is never part of the result.
-      - The file is rewritten only when its content differs.
-    type: dict
-    suboptions:
-      path:
-        description: File to write.
-        type: path
-        required: true
-      credential:
-        description: V(admin) (local admin account, not with O(disable_local_accounts=true)) or V(user).
-        type: str
-        default: user
-        choices: [admin, user]
   timeout:
-    description: Seconds to wait for Azure in total, long-running operations and retries included.
-    type: int
     default: 3600
 extends_documentation_fragment:
   - kubedisk.aks.azure
   - kubedisk.aks.azure.attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
+  - kubedisk.aks.azure.tags
+  - kubedisk.aks.azure.kubeconfig_file
 """
 
 EXAMPLES = r"""
@@ -358,11 +331,14 @@ operations:
 import copy
 import re
 
-from ansible_collections.kubedisk.aks.plugins.module_utils.aks_facts import cluster_facts, fetch_kubeconfig, write_private_file
-from ansible_collections.kubedisk.aks.plugins.module_utils.azure_diff import norm_zones, same_text, tags_after, to_rest
+from ansible_collections.kubedisk.aks.plugins.module_utils.aks_facts import (
+    KUBECONFIG_FILE_SPEC, cluster_facts, fetch_kubeconfig, write_private_file)
+from ansible_collections.kubedisk.aks.plugins.module_utils.azure_diff import norm_zones, same_text
 from ansible_collections.kubedisk.aks.plugins.module_utils.azure_ids import (
     same_id, valid_agent_pool, valid_cluster_name, valid_dns_prefix, valid_resource_group)
+from ansible_collections.kubedisk.aks.plugins.module_utils.azure_models import to_rest
 from ansible_collections.kubedisk.aks.plugins.module_utils.azure_module import AzureModule
+from ansible_collections.kubedisk.aks.plugins.module_utils.azure_tags import TAGS_SPEC, tags_after
 
 TAINT = re.compile(r"^[A-Za-z0-9./_-]+(=[A-Za-z0-9._-]*)?:(NoSchedule|PreferNoSchedule|NoExecute)$")
 VERSION = re.compile(r"^\d+\.\d+(\.\d+)?$")
@@ -424,14 +400,9 @@ ARGUMENT_SPEC = {
     "storage_profile": {"type": "dict", "options": dict((k, {"type": "bool"}) for k in STORAGE_KEYS)},
     "disable_local_accounts": {"type": "bool"},
     "sku_tier": {"type": "str", "choices": ["Free", "Standard", "Premium"]},
-    "tags": {"type": "dict"},
-    "append_tags": {"type": "bool", "default": True},
-    "kubeconfig": {"type": "dict", "no_log": False, "options": {
-        "path": {"type": "path", "required": True},
-        "credential": {"type": "str", "default": "user", "choices": ["admin", "user"]},
-    }},
-    "timeout": {"type": "int", "default": 3600},
+    "kubeconfig": KUBECONFIG_FILE_SPEC,
 }
+ARGUMENT_SPEC.update(TAGS_SPEC)
 
 
 class Invalid(Exception):
@@ -446,8 +417,6 @@ def validate_params(params):
                       "with a letter or digit" % params["name"])
     if not valid_resource_group(params["resource_group"]):
         raise Invalid("resource_group %r is not a valid resource group name" % params["resource_group"])
-    if params["timeout"] < 1:
-        raise Invalid("timeout must be at least 1 second, got %d" % params["timeout"])
     if params["state"] == "absent":
         return
     if params["kubernetes_version"] and not VERSION.match(params["kubernetes_version"]):
@@ -792,7 +761,7 @@ def apply(module, client, ops):
 
 
 def main():
-    module = AzureModule(ARGUMENT_SPEC)
+    module = AzureModule(ARGUMENT_SPEC, default_timeout=3600)
     params = module.params
     try:
         validate_params(params)
@@ -833,9 +802,7 @@ def main():
                     result["changed"] = True
                     result["operations"].append("write kubeconfig %s" % path)
     result["cluster"] = after
-    if module.diff_mode:
-        result["diff"] = module.diff(before, after)
-    module.exit_json(**result)
+    module.exit_with_diff(before, after, **result)
 
 
 if __name__ == "__main__":

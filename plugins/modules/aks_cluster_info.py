@@ -27,24 +27,12 @@ options:
     type: str
   kubeconfig:
     description: Write the kubeconfig of the cluster O(name) to a file (mode 0600). Not done in check mode.
-    type: dict
-    suboptions:
-      path:
-        description: File to write.
-        type: path
-        required: true
-      credential:
-        description: V(admin) or V(user) credential.
-        type: str
-        default: user
-        choices: [admin, user]
   timeout:
-    description: Seconds to wait for Azure in total, retries included.
-    type: int
     default: 300
 extends_documentation_fragment:
   - kubedisk.aks.azure
   - kubedisk.aks.azure.attributes
+  - kubedisk.aks.azure.kubeconfig_file
 attributes:
   check_mode:
     support: full
@@ -86,7 +74,8 @@ kubeconfig_path:
   type: str
 """
 
-from ansible_collections.kubedisk.aks.plugins.module_utils.aks_facts import cluster_facts, fetch_kubeconfig, write_private_file
+from ansible_collections.kubedisk.aks.plugins.module_utils.aks_facts import (
+    KUBECONFIG_FILE_SPEC, cluster_facts, fetch_kubeconfig, write_private_file)
 from ansible_collections.kubedisk.aks.plugins.module_utils.azure_ids import valid_cluster_name, valid_resource_group
 from ansible_collections.kubedisk.aks.plugins.module_utils.azure_module import AzureModule
 
@@ -95,13 +84,9 @@ def main():
     argument_spec = {
         "name": {"type": "str"},
         "resource_group": {"type": "str"},
-        "kubeconfig": {"type": "dict", "no_log": False, "options": {
-            "path": {"type": "path", "required": True},
-            "credential": {"type": "str", "default": "user", "choices": ["admin", "user"]},
-        }},
-        "timeout": {"type": "int", "default": 300},
+        "kubeconfig": KUBECONFIG_FILE_SPEC,
     }
-    module = AzureModule(argument_spec, required_by={"name": "resource_group", "kubeconfig": "name"})
+    module = AzureModule(argument_spec, default_timeout=300, required_by={"name": "resource_group", "kubeconfig": "name"})
     params = module.params
     name, rg = params["name"], params["resource_group"]
     if rg is not None and not valid_resource_group(rg):

@@ -43,13 +43,13 @@ options:
   source_snapshot:
     description: Snapshot to restore, by name and resource group.
     type: dict
-    suboptions:
+    suboptions: &resource_ref
       name:
-        description: Snapshot name.
+        description: Its name.
         type: str
         required: true
       resource_group:
-        description: Resource group of the snapshot.
+        description: Its resource group.
         type: str
         required: true
   source_disk_id:
@@ -58,15 +58,7 @@ options:
   source_disk:
     description: Disk to clone, by name and resource group.
     type: dict
-    suboptions:
-      name:
-        description: Disk name.
-        type: str
-        required: true
-      resource_group:
-        description: Resource group of the disk.
-        type: str
-        required: true
+    suboptions: *resource_ref
   zone:
     description:
       - Availability zone (V(1), V(2), V(3)) of an LRS disk. Not for ZRS SKUs. Cannot change after creation.
@@ -79,13 +71,6 @@ options:
   size_gb:
     description: Size in GiB, at least the source's (the default). A larger value on an existing disk grows it.
     type: int
-  tags:
-    description: Tags, merged over the existing ones unless O(append_tags=false).
-    type: dict
-  append_tags:
-    description: Keep tags that O(tags) does not list.
-    type: bool
-    default: true
   pv:
     description: Create a PersistentVolume for the disk.
     type: dict
@@ -121,18 +106,12 @@ options:
         type: str
         required: true
   timeout:
-    description: Seconds to wait for Azure in total, long-running operations and retries included.
-    type: int
     default: 900
 extends_documentation_fragment:
   - kubedisk.aks.azure
   - kubedisk.aks.azure.attributes
+  - kubedisk.aks.azure.tags
   - kubedisk.aks.kubernetes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
 """
 
 EXAMPLES = r"""
@@ -205,13 +184,15 @@ pvc:
   type: dict
 """
 
-from ansible_collections.kubedisk.aks.plugins.module_utils.azure_diff import norm_zones, same_text, tags_after, to_rest
-from ansible_collections.kubedisk.aks.plugins.module_utils.azure_ids import same_id, valid_disk_name, valid_resource_group
+from ansible_collections.kubedisk.aks.plugins.module_utils.azure_diff import norm_zones, same_text
+from ansible_collections.kubedisk.aks.plugins.module_utils.azure_ids import (
+    RESOURCE_REF_SPEC, resource_id, same_id, valid_disk_name, valid_resource_group)
+from ansible_collections.kubedisk.aks.plugins.module_utils.azure_models import to_rest
 from ansible_collections.kubedisk.aks.plugins.module_utils.azure_module import AzureModule
-from ansible_collections.kubedisk.aks.plugins.module_utils.disk_facts import (
-    DISK_SKUS, REF_SPEC, ZONAL_ONLY_SKUS, disk_facts, is_zrs, ref_parts)
-from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_volumes import (
-    K8S_AUTH_SPEC, VolumeError, api_client, ensure, pv_definition, pv_problem, pvc_definition, pvc_problem)
+from ansible_collections.kubedisk.aks.plugins.module_utils.azure_tags import TAGS_SPEC, tags_after
+from ansible_collections.kubedisk.aks.plugins.module_utils.disk_facts import DISK_SKUS, ZONAL_ONLY_SKUS, disk_facts, is_zrs, ref_parts
+from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_client import KUBERNETES_SPEC, K8sError
+from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_volumes import PVC_REF_SPEC, pv_definition, pvc_definition
 
 ARGUMENT_SPEC = {
     "name": {"type": "str", "required": True},
@@ -219,25 +200,22 @@ ARGUMENT_SPEC = {
     "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
     "location": {"type": "str"},
     "source_snapshot_id": {"type": "str"},
-    "source_snapshot": REF_SPEC,
+    "source_snapshot": RESOURCE_REF_SPEC,
     "source_disk_id": {"type": "str"},
-    "source_disk": REF_SPEC,
+    "source_disk": RESOURCE_REF_SPEC,
     "zone": {"type": "str"},
     "sku": {"type": "str", "choices": DISK_SKUS},
     "size_gb": {"type": "int"},
-    "tags": {"type": "dict"},
-    "append_tags": {"type": "bool", "default": True},
     "pv": {"type": "dict", "options": {
         "name": {"type": "str", "required": True},
         "storage_class": {"type": "str", "default": ""},
         "fs_type": {"type": "str", "default": "ext4", "choices": ["ext4", "ext3", "ext2", "xfs", "btrfs"]},
         "reclaim_policy": {"type": "str", "default": "Retain", "choices": ["Retain", "Delete"]},
     }},
-    "pvc": {"type": "dict", "options": {"name": {"type": "str", "required": True},
-                                        "namespace": {"type": "str", "required": True}}},
-    "kubernetes": {"type": "dict", "options": K8S_AUTH_SPEC},
-    "timeout": {"type": "int", "default": 900},
+    "pvc": PVC_REF_SPEC,
+    "kubernetes": KUBERNETES_SPEC,
 }
+ARGUMENT_SPEC.update(TAGS_SPEC)
 SOURCES = ("source_snapshot_id", "source_snapshot", "source_disk_id", "source_disk")
 
 
@@ -257,8 +235,6 @@ def validate(module):
         module.fail_json(msg="size_gb %d is out of range 1-65536" % p["size_gb"])
     if p["pvc"] and not p["pv"]:
         module.fail_json(msg="pvc needs pv: the claim is bound to the PV made for the disk")
-    if p["timeout"] < 1:
-        module.fail_json(msg="timeout must be at least 1 second, got %d" % p["timeout"])
 
 
 def resolve_source(module, compute):
@@ -344,10 +320,49 @@ def compare_existing(module, current, body):
     return update or None
 
 
+class Taken(Exception):
+    """An object of the name the module would create exists and is something else; the message says what."""
+
+
+def ensure(module, definition, problem):
+    """Create ``definition`` unless an object of its name exists, which must then pass ``problem`` (None).
+
+    Returns (changed, object dict).
+    """
+    meta = definition["metadata"]
+    existing = module.kube().get(definition["kind"], meta["name"], meta.get("namespace"))
+    if existing is not None:
+        wrong = problem(existing)
+        if wrong:
+            raise Taken("%s %s exists but %s; delete it or choose another name" % (
+                definition["kind"], "/".join(x for x in (meta.get("namespace"), meta["name"]) if x), wrong))
+        return False, existing
+    if module.check_mode:
+        return True, definition
+    return True, module.kube().create(definition["kind"], definition, meta.get("namespace"))
+
+
+def pv_problem(disk_id):
+    def check(existing):
+        handle = ((existing.get("spec") or {}).get("csi") or {}).get("volumeHandle")
+        if (handle or "").lower() != disk_id.lower():
+            return "points at %s, not %s" % (handle, disk_id)
+        return None
+    return check
+
+
+def pvc_problem(pv_name):
+    def check(existing):
+        volume = (existing.get("spec") or {}).get("volumeName")
+        if volume != pv_name:
+            return "is bound to %s, not %s" % (volume or "no volume", pv_name)
+        return None
+    return check
+
+
 def kubernetes_objects(module, disk):
     """Ensure the PV (and PVC); returns (changed, result additions)."""
     p = module.params
-    client = api_client(module, p["kubernetes"])
     facts = disk_facts(disk)
     zone = (facts.get("zones") or [None])[0]
     claim = (p["pvc"]["namespace"], p["pvc"]["name"]) if p["pvc"] else None
@@ -356,25 +371,26 @@ def kubernetes_objects(module, disk):
     changed = False
     out = {}
     try:
-        made, obj = ensure(client, pv, module.check_mode, pv_problem(facts["id"]))
+        made, obj = ensure(module, pv, pv_problem(facts["id"]))
         changed |= made
         out["pv"] = {"name": p["pv"]["name"], "volume_handle": facts["id"],
                      "node_affinity_zone": zone if zone and "nodeAffinity" in pv["spec"] else None}
         if claim:
             pvc = pvc_definition(claim[1], claim[0], p["pv"]["name"], facts["size_gb"], p["pv"]["storage_class"])
-            made, obj = ensure(client, pvc, module.check_mode, pvc_problem(p["pv"]["name"]))
+            made, obj = ensure(module, pvc, pvc_problem(p["pv"]["name"]))
             changed |= made
             out["pvc"] = {"name": claim[1], "namespace": claim[0], "volume_name": p["pv"]["name"],
                           "phase": (obj.get("status") or {}).get("phase")}
-    except VolumeError as exc:
+    except Taken as exc:
         module.fail_json(msg=str(exc), disk=facts)
-    except Exception as exc:  # API errors from the kubernetes client
+    except K8sError as exc:
         module.fail_json(msg="Kubernetes API error while creating the PV/PVC for disk %s: %s" % (facts["name"], exc), disk=facts)
     return changed, out
 
 
 def main():
-    module = AzureModule(ARGUMENT_SPEC, mutually_exclusive=[SOURCES], required_if=[("state", "present", SOURCES, True)])
+    module = AzureModule(ARGUMENT_SPEC, default_timeout=900, mutually_exclusive=[SOURCES],
+                         required_if=[("state", "present", SOURCES, True)])
     validate(module)
     p = module.params
     compute = module.client("compute")
@@ -391,9 +407,7 @@ def main():
             if not module.check_mode:
                 module.begin("deleting disk %s" % name, compute.disks.begin_delete, rg, name)
         result["disk"] = {}
-        if module.diff_mode:
-            result["diff"] = module.diff(before, {})
-        module.exit_json(**result)
+        module.exit_with_diff(before, {}, **result)
 
     kind, source = resolve_source(module, compute)
     body = desired_disk(module, kind, source)
@@ -411,8 +425,8 @@ def main():
                 after = to_rest(module.begin("updating disk %s" % name, compute.disks.begin_update, rg, name, update))
     else:
         result["changed"] = True
-        after = dict(body, name=name, id="/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Compute/disks/%s"
-                     % (module.subscription_id, rg, name))
+        after = dict(body, name=name, id=resource_id(subscription=module.subscription_id, resource_group=rg,
+                                                     namespace="Microsoft.Compute", type="disks", name=name))
         if not module.check_mode:
             after = to_rest(module.begin("creating disk %s from %s %s" % (name, kind, source.get("name")),
                                          compute.disks.begin_create_or_update, rg, name, body))
@@ -421,9 +435,7 @@ def main():
         changed, extra = kubernetes_objects(module, after)
         result["changed"] |= changed
         result.update(extra)
-    if module.diff_mode:
-        result["diff"] = module.diff(before, result["disk"])
-    module.exit_json(**result)
+    module.exit_with_diff(before, result["disk"], **result)
 
 
 if __name__ == "__main__":

@@ -75,11 +75,6 @@ options:
     choices: [Standard_LRS, Premium_LRS, Standard_ZRS]
   tags:
     description: Tags, merged over the existing ones unless O(append_tags=false). The C(kubedisk-aks-source) tag is always set.
-    type: dict
-  append_tags:
-    description: Keep tags that O(tags) does not list.
-    type: bool
-    default: true
   target_location:
     description: Also copy the snapshot to this region (incremental snapshots only) and wait until the copy completes.
     type: str
@@ -93,17 +88,12 @@ options:
     type: int
   timeout:
     description: Seconds to wait for Azure in total (creation, copy completion, deletions, retries).
-    type: int
     default: 1800
 extends_documentation_fragment:
   - kubedisk.aks.azure
   - kubedisk.aks.azure.attributes
+  - kubedisk.aks.azure.tags
   - kubedisk.aks.kubernetes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
 """
 
 EXAMPLES = r"""
@@ -178,14 +168,15 @@ source_disk_id:
   type: str
 """
 
-import time
-
-from ansible_collections.kubedisk.aks.plugins.module_utils.azure_diff import same_text, tags_after, to_rest
+from ansible_collections.kubedisk.aks.plugins.module_utils.azure_diff import same_text
 from ansible_collections.kubedisk.aks.plugins.module_utils.azure_ids import (
-    parse_resource_id, same_id, valid_disk_name, valid_resource_group)
+    RESOURCE_REF_SPEC, parse_resource_id, resource_id, same_id, valid_disk_name, valid_resource_group)
+from ansible_collections.kubedisk.aks.plugins.module_utils.azure_models import to_rest
 from ansible_collections.kubedisk.aks.plugins.module_utils.azure_module import AzureModule
-from ansible_collections.kubedisk.aks.plugins.module_utils.disk_facts import REF_SPEC, SOURCE_TAG, ref_parts, snapshot_facts
-from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_volumes import K8S_AUTH_SPEC, VolumeError, api_client, pvc_disk
+from ansible_collections.kubedisk.aks.plugins.module_utils.azure_tags import TAGS_SPEC, tags_after
+from ansible_collections.kubedisk.aks.plugins.module_utils.disk_facts import SNAPSHOT_SKUS, SOURCE_TAG, ref_parts, snapshot_facts
+from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_client import KUBERNETES_SPEC, K8sError
+from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_volumes import CSI_DRIVER, PVC_REF_SPEC, azure_disk_handle, csi_driver
 
 COPY_TAG = "kubedisk-aks-copy-of"
 
@@ -195,19 +186,16 @@ ARGUMENT_SPEC = {
     "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
     "location": {"type": "str"},
     "source_disk_id": {"type": "str"},
-    "source_disk": REF_SPEC,
-    "source_pvc": {"type": "dict", "options": {"name": {"type": "str", "required": True},
-                                               "namespace": {"type": "str", "required": True}}},
-    "kubernetes": {"type": "dict", "options": K8S_AUTH_SPEC},
+    "source_disk": RESOURCE_REF_SPEC,
+    "source_pvc": PVC_REF_SPEC,
+    "kubernetes": KUBERNETES_SPEC,
     "incremental": {"type": "bool", "default": True},
-    "sku": {"type": "str", "choices": ["Standard_LRS", "Premium_LRS", "Standard_ZRS"]},
-    "tags": {"type": "dict"},
-    "append_tags": {"type": "bool", "default": True},
+    "sku": {"type": "str", "choices": SNAPSHOT_SKUS},
     "target_location": {"type": "str"},
     "copy_name": {"type": "str"},
     "retain": {"type": "int"},
-    "timeout": {"type": "int", "default": 1800},
 }
+ARGUMENT_SPEC.update(TAGS_SPEC)
 
 
 def source_tag_value(disk_id, unique_id=None):
@@ -234,21 +222,39 @@ def validate(module):
                              % p["target_location"])
     if p["copy_name"] and not valid_disk_name(p["copy_name"]):
         module.fail_json(msg="copy_name %r is not a valid snapshot name" % p["copy_name"])
-    if p["timeout"] < 1:
-        module.fail_json(msg="timeout must be at least 1 second, got %d" % p["timeout"])
     if p["source_pvc"] and p["source_pvc"]["namespace"] and "/" in p["source_pvc"]["namespace"]:
         module.fail_json(msg="source_pvc.namespace %r is not a namespace name" % p["source_pvc"]["namespace"])
+
+
+def pvc_disk(module, namespace, name):
+    """The disk id behind a bound PVC of the Azure Disk CSI driver; fails naming what is missing or wrong."""
+    kube = module.kube()
+    try:
+        pvc = kube.get("PersistentVolumeClaim", name, namespace)
+        if pvc is None:
+            module.fail_json(msg="cannot snapshot: PVC %s/%s does not exist" % (namespace, name))
+        phase = (pvc.get("status") or {}).get("phase")
+        pv_name = (pvc.get("spec") or {}).get("volumeName")
+        if phase != "Bound" or not pv_name:
+            module.fail_json(msg="cannot snapshot: PVC %s/%s is %s, not Bound: there is no disk behind it yet (a "
+                                 "WaitForFirstConsumer claim binds when a pod uses it)" % (namespace, name, phase or "without a status"))
+        pv = kube.get("PersistentVolume", pv_name)
+    except K8sError as exc:
+        module.fail_json(msg="cannot snapshot: Kubernetes API error: %s" % exc)
+    if pv is None:
+        module.fail_json(msg="cannot snapshot: PV %s of PVC %s/%s does not exist" % (pv_name, namespace, name))
+    disk_id = azure_disk_handle(pv)
+    if disk_id is None:
+        module.fail_json(msg="cannot snapshot: PV %s of PVC %s/%s is not an Azure Disk CSI volume (driver %s); only %s volumes "
+                             "can be snapshot here" % (pv_name, namespace, name, csi_driver(pv), CSI_DRIVER))
+    return disk_id
 
 
 def resolve_source(module, compute):
     """The source disk as a REST dict (fails before any write when it cannot be found)."""
     p = module.params
     if p["source_pvc"]:
-        client = api_client(module, p["kubernetes"])
-        try:
-            disk_id, dummy = pvc_disk(client, p["source_pvc"]["namespace"], p["source_pvc"]["name"])
-        except VolumeError as exc:
-            module.fail_json(msg="cannot snapshot: %s" % exc)
+        disk_id = pvc_disk(module, p["source_pvc"]["namespace"], p["source_pvc"]["name"])
         parsed = parse_resource_id(disk_id) or {}
         if not parsed.get("name"):
             module.fail_json(msg="the PV of PVC %s/%s has volumeHandle %r, which is not a disk id"
@@ -263,21 +269,18 @@ def resolve_source(module, compute):
 
 
 def wait_copy(module, compute, rg, name):
-    """Wait until a CopyStart snapshot reports completionPercent 100 (backoff 2-15 s, within the timeout)."""
-    delay = 2.0
-    while True:
+    """Wait until a CopyStart snapshot reports completionPercent 100, within the timeout; returns it."""
+    def check():
         copy = to_rest(module.call("reading copy %s" % name, compute.snapshots.get, rg, name))
         percent = (copy.get("properties") or {}).get("completionPercent")
-        state = (copy.get("properties") or {}).get("provisioningState")
-        if same_text(state, "Failed"):
+        if same_text((copy.get("properties") or {}).get("provisioningState"), "Failed"):
             module.fail_json(msg="the cross-region copy %s failed (provisioningState Failed); delete it and rerun" % name)
         if percent is None or float(percent) >= 100:
-            return copy
-        if module.expired():
-            module.fail_json(msg="the cross-region copy %s is at %s%% after timeout=%d s; Azure carries on: rerun later "
-                                 "(it converges) or raise timeout" % (name, percent, module.timeout))
-        time.sleep(min(delay, module.remaining()))
-        delay = min(delay * 1.5, 15.0)
+            return True, copy
+        return False, "it is at %s%%" % percent
+
+    return module.poll_until(check, "the cross-region copy %s completing" % name,
+                             "Azure carries on: rerun later (it converges) or raise timeout", slow=True)
 
 
 def retained(module, compute, rg, tag_value, keep_id, unlisted_new=False):
@@ -298,6 +301,7 @@ def retained(module, compute, rg, tag_value, keep_id, unlisted_new=False):
 def main():
     module = AzureModule(
         ARGUMENT_SPEC,
+        default_timeout=1800,
         mutually_exclusive=[("source_disk_id", "source_disk", "source_pvc")],
         required_if=[("state", "present", ("source_disk_id", "source_disk", "source_pvc"), True)],
     )
@@ -323,9 +327,7 @@ def main():
                 if not module.check_mode:
                     module.begin("deleting snapshot %s" % target, compute.snapshots.begin_delete, rg, target)
         result["snapshot"] = {}
-        if module.diff_mode:
-            result["diff"] = module.diff(before, {})
-        module.exit_json(**result)
+        module.exit_with_diff(before, {}, **result)
 
     disk = resolve_source(module, compute)
     disk_id = disk["id"]
@@ -363,8 +365,8 @@ def main():
         if p["sku"]:
             body["sku"] = {"name": p["sku"]}
         result["changed"] = True
-        after_rest = dict(body, name=name, id="/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Compute/snapshots/%s"
-                          % (module.subscription_id, rg, name))
+        after_rest = dict(body, name=name, id=resource_id(subscription=module.subscription_id, resource_group=rg,
+                                                          namespace="Microsoft.Compute", type="snapshots", name=name))
         after_rest["properties"] = dict(body["properties"], diskSizeGB=(disk.get("properties") or {}).get("diskSizeGB"))
         if not module.check_mode:
             after_rest = to_rest(module.begin("creating snapshot %s of %s" % (name, disk["name"]),
@@ -396,9 +398,7 @@ def main():
             if not module.check_mode:
                 module.begin("deleting older snapshot %s (retain %d)" % (item["name"], p["retain"]),
                              compute.snapshots.begin_delete, rg, item["name"])
-    if module.diff_mode:
-        result["diff"] = module.diff(before, result["snapshot"])
-    module.exit_json(**result)
+    module.exit_with_diff(before, result["snapshot"], **result)
 
 
 if __name__ == "__main__":

@@ -46,17 +46,7 @@ notes:
   - Preferred (soft) affinity rules and topology spread constraints are not evaluated.
 extends_documentation_fragment:
   - kubedisk.aks.kubernetes
-attributes:
-  check_mode:
-    description: Can run in check_mode (it only reads).
-    support: full
-  diff_mode:
-    description: Nothing changes, so there is no diff.
-    support: none
-  platform:
-    description: Target the module works against.
-    support: full
-    platforms: kubernetes
+  - kubedisk.aks.kubernetes.read_only
 """
 
 EXAMPLES = r"""
@@ -140,18 +130,19 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_ops import (
-    K8sError, Kube, label_selector_matches, node_ready, node_selector_terms_match, node_zone, owner, parse_quantity,
-    pod_pvc_names, pod_requests, pv_node_terms, pv_zones, untolerated_taints,
+from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_client import KUBERNETES_SPEC, K8sError, hide_kubeconfig_secrets, kube_client
+from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_quantities import parse_quantity
+from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_scheduling import (
+    label_selector_matches, node_ready, node_selector_terms_match, node_zone, owner, pod_requests, untolerated_taints,
 )
-from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_volumes import K8S_AUTH_SPEC, api_client
+from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_volumes import CSI_DRIVER, pod_pvc_names, pv_node_terms, pv_zones
 
 ARGUMENT_SPEC = {
     "nodes": {"type": "list", "elements": "str", "required": True},
     "check_pdb": {"type": "bool", "default": True},
     "fail_on_stranded": {"type": "bool", "default": True},
-    "csi_driver": {"type": "str", "default": "disk.csi.azure.com"},
-    "kubernetes": {"type": "dict", "options": K8S_AUTH_SPEC},
+    "csi_driver": {"type": "str", "default": CSI_DRIVER},
+    "kubernetes": KUBERNETES_SPEC,
 }
 
 
@@ -361,13 +352,14 @@ def build_plan(cluster, draining, evicted, pvcs, pvs):
 
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    hide_kubeconfig_secrets(module)
     p = module.params
     names = [n.strip() for n in p["nodes"] if n and n.strip()]
     if not names:
         module.fail_json(msg="nodes must name at least one node to drain")
     if len(set(names)) != len(names):
         module.fail_json(msg="nodes lists a node twice: %s" % ", ".join(sorted(set(n for n in names if names.count(n) > 1))))
-    kube = Kube(api_client(module, p["kubernetes"]))
+    kube = kube_client(module)
     try:
         nodes = kube.list("Node")
         known = dict((n["metadata"]["name"], n) for n in nodes)

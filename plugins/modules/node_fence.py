@@ -49,7 +49,6 @@ options:
     default: true
   timeout:
     description: Seconds to wait in all (Azure reads and Kubernetes waits).
-    type: int
     default: 300
 notes:
   - The power state is read with C(virtualMachineScaleSets/virtualMachines/instanceView) (or the VM's C(instanceView)),
@@ -63,11 +62,6 @@ extends_documentation_fragment:
   - kubedisk.aks.azure
   - kubedisk.aks.azure.attributes
   - kubedisk.aks.kubernetes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
 """
 
 EXAMPLES = r"""
@@ -123,27 +117,35 @@ elapsed:
   type: float
 """
 
-import time
 import traceback
 
 from ansible_collections.kubedisk.aks.plugins.module_utils.aks_names import parse_provider_id
-from ansible_collections.kubedisk.aks.plugins.module_utils.azure_diff import to_rest
+from ansible_collections.kubedisk.aks.plugins.module_utils.azure_ids import resource_id
+from ansible_collections.kubedisk.aks.plugins.module_utils.azure_models import to_rest
 from ansible_collections.kubedisk.aks.plugins.module_utils.azure_module import AzureModule
-from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_ops import (
-    OUT_OF_SERVICE, K8sError, Kube, has_taint, node_ready, pod_pvc_names, power_state, tolerates, wait_for,
-)
-from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_volumes import K8S_AUTH_SPEC, api_client
+from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_client import KUBERNETES_SPEC, K8sError
+from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_scheduling import OUT_OF_SERVICE, has_taint, node_ready, tolerates
+from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_volumes import pod_pvc_names
 
 ARGUMENT_SPEC = {
     "name": {"type": "str", "required": True},
     "state": {"type": "str", "default": "fenced", "choices": ["fenced", "unfenced"]},
     "force": {"type": "bool", "default": False},
     "wait": {"type": "bool", "default": True},
-    "timeout": {"type": "int", "default": 300},
-    "kubernetes": {"type": "dict", "options": K8S_AUTH_SPEC},
+    "kubernetes": KUBERNETES_SPEC,
 }
 DOWN_STATES = ("stopped", "deallocated", "gone")
 READY_TEXT = {True: "True", False: "False", None: "Unknown"}
+
+
+def power_state(instance_view):
+    """``running``, ``stopped``, ``deallocated``, ``starting``, ... from a VM instance view's statuses (None if absent)."""
+    statuses = instance_view.get("statuses") if isinstance(instance_view, dict) else None
+    for status in statuses or []:
+        code = status.get("code") or ""
+        if code.lower().startswith("powerstate/"):
+            return code.split("/", 1)[1].lower()
+    return None
 
 
 def fence_decision(power, ready, force):
@@ -174,21 +176,16 @@ class NodeFence(object):
     def __init__(self, module):
         self.module = module
         self.params = module.params
-        self.kube = Kube(api_client(module.module, self.params["kubernetes"]))
+        self.kube = module.kube()
         self.name = self.params["name"]
         self.result = {"changed": False, "node": self.name, "fenced": False, "power_state": None, "node_ready": None,
                        "pods": [], "volume_attachments": []}
 
     def fail(self, msg, **extra):
-        self.result.update(extra)
-        self.result.pop("changed", None)
-        self.module.fail_json(msg=msg, elapsed=self.elapsed(), **dict((k, v) for k, v in self.result.items() if k != "msg"))
+        self.module.fail_partway(msg, self.result, **extra)
 
-    def elapsed(self):
-        return round(time.monotonic() - self.module.started, 1)
-
-    def deadline(self):
-        return self.module.started + self.module.timeout
+    def finish(self):
+        self.module.exit_json(elapsed=self.module.elapsed(), **self.result)
 
     def read_node(self):
         node = self.kube.get("Node", self.name)
@@ -208,14 +205,14 @@ class NodeFence(object):
                       "(nothing was changed)" % (self.name, parts["subscription"], self.module.subscription_id))
         compute = self.module.client("compute")
         rg = parts["resource_group"]
+        where = dict(subscription=parts["subscription"], resource_group=rg, namespace="Microsoft.Compute")
         if parts.get("vmss"):
-            self.result["vm_id"] = "/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Compute/virtualMachineScaleSets/%s/virtualMachines/%s" % (
-                parts["subscription"], rg, parts["vmss"], parts["instance_id"])
+            self.result["vm_id"] = resource_id(type="virtualMachineScaleSets", name=parts["vmss"], child_type_1="virtualMachines",
+                                               child_name_1=parts["instance_id"], **where)
             view = self.module.get_or_none("reading the power state of scale-set VM %s/%s" % (parts["vmss"], parts["instance_id"]),
                                            compute.virtual_machine_scale_set_vms.get_instance_view, rg, parts["vmss"], parts["instance_id"])
         else:
-            self.result["vm_id"] = "/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Compute/virtualMachines/%s" % (
-                parts["subscription"], rg, parts["vm"])
+            self.result["vm_id"] = resource_id(type="virtualMachines", name=parts["vm"], **where)
             view = self.module.get_or_none("reading the power state of VM %s" % parts["vm"],
                                            compute.virtual_machines.instance_view, rg, parts["vm"])
         if view is None:
@@ -240,19 +237,18 @@ class NodeFence(object):
         return (["%s/%s" % (p["metadata"]["namespace"], p["metadata"]["name"]) for p in gone_pods],
                 [va["metadata"]["name"] for va in vas])
 
-    def wait_cleared(self, what):
+    def wait_cleared(self):
         if not self.params["wait"]:
             return
 
         def check():
             pods, vas = self.leftovers()
-            return (not pods and not vas), (pods, vas)
+            return (not pods and not vas), "pods %s are still there and VolumeAttachments %s are not deleted" % (
+                pods or "none", vas or "none")
 
-        done, (pods, vas) = wait_for(check, self.deadline())
-        if not done:
-            self.fail("%s node %s, but after timeout=%d s pods %s are still there and VolumeAttachments %s are not deleted; "
-                      "check the kube-controller-manager (pod GC, attach/detach controller) and the CSI attacher, then rerun "
-                      "(it only waits)" % (what, self.name, self.module.timeout, pods or "none", vas or "none"))
+        self.module.poll_until(check, "clearing fenced node %s (its pods gone, their VolumeAttachments deleted)" % self.name,
+                               "Check the kube-controller-manager (pod GC, attach/detach controller) and the CSI attacher, "
+                               "then rerun (it only waits)", result=self.result)
 
     def fenced(self):
         node = self.read_node()
@@ -264,8 +260,8 @@ class NodeFence(object):
             self.result["fenced"] = True
             if not self.params["force"]:
                 self.result["power_state"] = self.vm_power(node)
-            self.wait_cleared("already fenced")
-            self.module.exit_json(elapsed=self.elapsed(), **self.result)
+            self.wait_cleared()
+            self.finish()
         power = None if self.params["force"] else self.vm_power(node)
         self.result["power_state"] = power
         problem = fence_decision(power, ready, self.params["force"])
@@ -278,10 +274,10 @@ class NodeFence(object):
             self.result["diff"] = {"before": {"taints": taints}, "after": {"taints": after},
                                    "before_header": "node/%s" % self.name, "after_header": "node/%s" % self.name}
         if self.module.check_mode:
-            self.module.exit_json(elapsed=self.elapsed(), **self.result)
+            self.finish()
         self.patch_taints(node, after)
-        self.wait_cleared("fenced")
-        self.module.exit_json(elapsed=self.elapsed(), **self.result)
+        self.wait_cleared()
+        self.finish()
 
     def patch_taints(self, node, taints):
         # resourceVersion makes the merge patch fail on a concurrent change instead of dropping another taint.
@@ -302,15 +298,15 @@ class NodeFence(object):
         node = self.read_node()
         self.result["node_ready"] = READY_TEXT[node_ready(node)]
         if not has_taint(node, OUT_OF_SERVICE):
-            self.module.exit_json(elapsed=self.elapsed(), **self.result)
+            self.finish()
         self.result["fenced"] = True
         if node_ready(node) is not True:
             if not self.params["wait"] or self.module.check_mode:
                 self.fail("node %s is not Ready (Ready=%s): start its VM and wait until the kubelet reports Ready, then rerun; "
                           "the taint stays (nothing was changed)" % (self.name, READY_TEXT[node_ready(node)]))
-            done, node = wait_for(lambda: (node_ready(self.read_node()) is True, None), self.deadline())
+            ready, dummy = self.module.deadline.poll_until(lambda: (node_ready(self.read_node()) is True, None))
             node = self.read_node()
-            if not done:
+            if not ready:
                 self.fail("node %s did not become Ready within timeout=%d s (Ready=%s): start its VM (it is %s) and rerun; "
                           "the taint stays (nothing was changed)" % (self.name, self.module.timeout, READY_TEXT[node_ready(node)],
                                                                      self.vm_power(node)))
@@ -322,13 +318,11 @@ class NodeFence(object):
                                    "before_header": "node/%s" % self.name, "after_header": "node/%s" % self.name}
         if not self.module.check_mode:
             self.patch_taints(node, after)
-        self.module.exit_json(elapsed=self.elapsed(), **self.result)
+        self.finish()
 
 
 def main():
-    module = AzureModule(ARGUMENT_SPEC, supports_check_mode=True)
-    if module.params["timeout"] < 1:
-        module.fail_json(msg="timeout must be at least 1 second, got %d" % module.params["timeout"])
+    module = AzureModule(ARGUMENT_SPEC, default_timeout=300)
     if not module.params["name"].strip():
         module.fail_json(msg="name must be a node name, got an empty string")
     fence = NodeFence(module)

@@ -70,7 +70,6 @@ options:
     default: false
   timeout:
     description: Seconds the whole resize may take (Azure reads and every wait); a timed-out offline resize resumes on rerun.
-    type: int
     default: 900
 notes:
   - Offline mode works on claims used by the pods of one StatefulSet (or by no pod at all); claims of Deployments or
@@ -80,11 +79,6 @@ extends_documentation_fragment:
   - kubedisk.aks.azure
   - kubedisk.aks.azure.attributes
   - kubedisk.aks.kubernetes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
 """
 
 EXAMPLES = r"""
@@ -159,13 +153,13 @@ import json
 import time
 import traceback
 
-from ansible_collections.kubedisk.aks.plugins.module_utils.azure_diff import to_rest
 from ansible_collections.kubedisk.aks.plugins.module_utils.azure_ids import parse_resource_id
+from ansible_collections.kubedisk.aks.plugins.module_utils.azure_models import to_rest
 from ansible_collections.kubedisk.aks.plugins.module_utils.azure_module import AzureModule
-from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_ops import (
-    GIB, K8sError, Kube, gib_ceil, human_bytes, label_selector_matches, parse_quantity, pod_pvc_names, pvc_resize_state, wait_for,
-)
-from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_volumes import CSI_DRIVER, K8S_AUTH_SPEC, api_client
+from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_client import KUBERNETES_SPEC, K8sError
+from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_quantities import GIB, gib_ceil, human_bytes, parse_quantity
+from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_scheduling import label_selector_matches, owner
+from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_volumes import azure_disk_handle, csi_driver, pod_pvc_names, pvc_resize_state
 
 ANNOTATION = "kubedisk.aks/pvc-resize"
 FOUR_TIB_GB = 4095
@@ -181,8 +175,7 @@ ARGUMENT_SPEC = {
     "mode": {"type": "str", "default": "auto", "choices": ["auto", "online", "offline"]},
     "update_template": {"type": "bool", "default": False},
     "ignore_pdb": {"type": "bool", "default": False},
-    "timeout": {"type": "int", "default": 900},
-    "kubernetes": {"type": "dict", "options": K8S_AUTH_SPEC},
+    "kubernetes": KUBERNETES_SPEC,
 }
 
 
@@ -274,7 +267,7 @@ class PvcResize(object):
         self.module = module
         self.p = module.params
         self.ns = self.p["namespace"]
-        self.kube = Kube(api_client(module.module, self.p["kubernetes"]))
+        self.kube = module.kube()
         self.result = {"changed": False, "mode": None, "mode_reason": None, "pvcs": []}
         try:
             self.size_bytes = parse_quantity(self.p["size"])
@@ -286,25 +279,11 @@ class PvcResize(object):
         self.sts = None
         self.templates = []
         self.record = None
-
-    # ----- helpers ------------------------------------------------------------------------------
-    def elapsed(self):
-        return round(time.monotonic() - self.module.started, 1)
-
-    def deadline(self):
-        return self.module.started + self.module.timeout
-
-    def fail(self, msg, **extra):
-        result = dict(self.result)
-        result.pop("changed", None)
-        result.update(extra)
-        self.module.fail_json(msg=msg, elapsed=self.elapsed(), **result)
+        self.last_error = None
 
     def waited(self, check, what, advice):
-        done, info = wait_for(check, self.deadline())
-        if not done:
-            self.fail("%s did not happen within timeout=%d s (%s). %s" % (what, self.module.timeout, info, advice))
-        return info
+        """Wait for ``check`` within the timeout, or fail with what the resize holds so far."""
+        return self.module.poll_until(check, what, advice, result=self.result)
 
     # ----- targets and checks (no writes) ----------------------------------------------------------
     def resolve_targets(self):
@@ -365,11 +344,10 @@ class PvcResize(object):
                     raise Refused("StorageClass %s of PVC %s does not allow volume expansion; set allowVolumeExpansion: true "
                                   "on it first" % (sc_name, name))
             pv = self.kube.get("PersistentVolume", pvc["spec"]["volumeName"])
-            csi = ((pv or {}).get("spec") or {}).get("csi") or {}
-            if csi.get("driver") != CSI_DRIVER:
-                raise Refused("PV %s of PVC %s is not an Azure Disk CSI volume (driver %s)" % (pvc["spec"]["volumeName"], name, csi.get("driver")))
+            item["disk_id"] = azure_disk_handle(pv)
+            if item["disk_id"] is None:
+                raise Refused("PV %s of PVC %s is not an Azure Disk CSI volume (driver %s)" % (pvc["spec"]["volumeName"], name, csi_driver(pv)))
             item["pv"] = pv
-            item["disk_id"] = csi["volumeHandle"]
         return items
 
     def read_disk(self, disk_id):
@@ -395,8 +373,8 @@ class PvcResize(object):
         owners = set()
         for pod in self.kube.list("Pod", self.ns):
             if names & set(pod_pvc_names(pod)):
-                ref = [r for r in pod["metadata"].get("ownerReferences") or [] if r.get("controller")]
-                owners.add((ref[0]["kind"], ref[0]["name"]) if ref else ("Pod", pod["metadata"]["name"]))
+                ref = owner(pod)
+                owners.add((ref["kind"], ref["name"]) if ref else ("Pod", pod["metadata"]["name"]))
         if not owners:
             return None
         if len(owners) > 1 or list(owners)[0][0] != "StatefulSet":
@@ -509,37 +487,31 @@ class PvcResize(object):
                     continue
                 if (capacity or 0) < self.target_gib * GIB or conds or alloc:
                     pending.append("%s at %s%s" % (name, human_bytes(capacity), " (%s)" % ", ".join(types) if types else ""))
-            return not pending, pending
+            return not pending, "; ".join(pending) + ("; last error %s" % self.last_error if self.last_error else "")
         return check
 
     def used_by_pod(self, name):
         return any(name in pod_pvc_names(p) and (p.get("status") or {}).get("phase") == "Running" for p in self.kube.list("Pod", self.ns))
 
     def online(self, grow):
-        self.last_error = None
+        """Grow the claims while the pods run; with mode auto, go offline when Azure refuses (OperationNotAllowed)."""
         self.patch_claims(grow)
         names = [i["name"] for i in grow]
         check = self.claims_done(names, allow_fs_pending=True)
-        if self.p["mode"] == "auto":
-            def check_or_refused():
-                done, info = check()
-                if not done and self.last_error and "OperationNotAllowed" in self.last_error:
-                    return True, "refused"
-                return done, info
-            done, info = wait_for(check_or_refused, self.deadline())
-            if done and info == "refused":
-                self.result.update(mode="offline", mode_reason="Azure refused to grow the attached disks (%s); fell back to offline"
-                                   % self.last_error)
-                self.sts = self.workload_of(grow)
-                self.offline_preflight()
-                self.offline(grow)
-                return
-            if done:
-                return
-            self.fail("online resize of %s did not finish within timeout=%d s (%s; last error %s). Rerun (it converges) or use "
-                      "mode: offline" % (", ".join(names), self.module.timeout, info, self.last_error))
-        self.waited(check, "online resize of %s" % ", ".join(names),
-                    "Check the PVC events (kubectl describe pvc); rerun to keep waiting, or use mode: offline")
+
+        def check_or_refused():
+            done, info = check()
+            if not done and self.p["mode"] == "auto" and "OperationNotAllowed" in (self.last_error or ""):
+                return True, "refused"
+            return done, info
+
+        if self.waited(check_or_refused, "online resize of %s" % ", ".join(names),
+                       "Check the PVC events (kubectl describe pvc); rerun to keep waiting (it converges), or use mode: offline") == "refused":
+            self.result.update(mode="offline", mode_reason="Azure refused to grow the attached disks (%s); fell back to offline"
+                               % self.last_error)
+            self.sts = self.workload_of(grow)
+            self.offline_preflight()
+            self.offline(grow)
 
     def offline(self, items):
         grow_names = [i["name"] for i in items if i["grow"]]
@@ -588,12 +560,12 @@ class PvcResize(object):
 
     def pods_gone(self, selector):
         pods = [p for p in self.kube.list("Pod", self.ns) if label_selector_matches(selector, p["metadata"].get("labels"))]
-        return not pods, ["%s on %s" % (p["metadata"]["name"], p["spec"].get("nodeName")) for p in pods]
+        return not pods, ", ".join("%s on %s" % (p["metadata"]["name"], p["spec"].get("nodeName")) for p in pods)
 
     def attachments_gone(self, pv_names):
         vas = [va for va in self.kube.list("VolumeAttachment", api_version="storage.k8s.io/v1")
                if ((va.get("spec") or {}).get("source") or {}).get("persistentVolumeName") in pv_names]
-        return not vas, [va["metadata"]["name"] for va in vas]
+        return not vas, ", ".join(va["metadata"]["name"] for va in vas)
 
     def disks_unattached(self, disk_ids):
         attached = []
@@ -602,7 +574,7 @@ class PvcResize(object):
             state = (disk.get("properties") or {}).get("diskState")
             if state not in ("Unattached", None):
                 attached.append("%s is %s to %s" % (disk.get("name"), state, disk.get("managedBy")))
-        return not attached, attached
+        return not attached, "; ".join(attached)
 
     def controller_done(self, pv_names):
         pending = []
@@ -611,7 +583,7 @@ class PvcResize(object):
             capacity = parse_quantity((pv["spec"].get("capacity") or {}).get("storage"))
             if capacity < self.target_gib * GIB:
                 pending.append("%s at %s" % (pv_name, human_bytes(capacity)))
-        return not pending, pending
+        return not pending, ", ".join(pending)
 
     def sts_ready(self, name, replicas):
         sts = self.kube.get("StatefulSet", name, self.ns, "apps/v1")
@@ -631,12 +603,10 @@ class PvcResize(object):
 
 
 def main():
-    module = AzureModule(ARGUMENT_SPEC, supports_check_mode=True, mutually_exclusive=[("pvcs", "statefulset")],
+    module = AzureModule(ARGUMENT_SPEC, default_timeout=900, mutually_exclusive=[("pvcs", "statefulset")],
                          required_one_of=[("pvcs", "statefulset")],
                          required_by={"ordinals": "statefulset", "claim_templates": "statefulset"})
     p = module.params
-    if p["timeout"] < 1:
-        module.fail_json(msg="timeout must be at least 1 second, got %d" % p["timeout"])
     if p["pvcs"] is not None and not [n for n in p["pvcs"] if n]:
         module.fail_json(msg="pvcs must name at least one PersistentVolumeClaim")
     resize = PvcResize(module)
@@ -644,10 +614,10 @@ def main():
         resize.run()
     except Refused as exc:
         resize.result.pop("diff", None)
-        resize.fail("%s (nothing was changed)" % exc)
+        module.fail_partway("%s (nothing was changed)" % exc, resize.result)
     except K8sError as exc:
-        resize.fail("Kubernetes API error: %s. Rerun to resume" % exc, exception=traceback.format_exc())
-    module.exit_json(elapsed=resize.elapsed(), **resize.result)
+        module.fail_partway("Kubernetes API error: %s. Rerun to resume" % exc, resize.result, exception=traceback.format_exc())
+    module.exit_json(elapsed=module.elapsed(), **resize.result)
 
 
 if __name__ == "__main__":

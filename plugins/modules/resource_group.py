@@ -31,13 +31,6 @@ options:
       - Azure region, for example V(westeurope). Required to create the group.
       - The location of an existing group cannot change; a different value fails before any change.
     type: str
-  tags:
-    description: Tags of the group. With O(append_tags=true) they are merged over the existing ones.
-    type: dict
-  append_tags:
-    description: Keep tags that are on the group but not in O(tags). V(false) makes O(tags) the complete set.
-    type: bool
-    default: true
   force_delete_nonempty:
     description:
       - With O(state=absent), delete the group even when it still contains resources (they are deleted with it).
@@ -46,16 +39,11 @@ options:
     default: false
   timeout:
     description: Seconds to wait for Azure, retries and the deletion cascade included.
-    type: int
     default: 1200
 extends_documentation_fragment:
   - kubedisk.aks.azure
   - kubedisk.aks.azure.attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
+  - kubedisk.aks.azure.tags
 """
 
 EXAMPLES = r"""
@@ -103,9 +91,10 @@ resource_group:
 
 import itertools
 
-from ansible_collections.kubedisk.aks.plugins.module_utils.azure_diff import same_text, tags_after
+from ansible_collections.kubedisk.aks.plugins.module_utils.azure_diff import same_text
 from ansible_collections.kubedisk.aks.plugins.module_utils.azure_ids import valid_resource_group
 from ansible_collections.kubedisk.aks.plugins.module_utils.azure_module import AzureModule
+from ansible_collections.kubedisk.aks.plugins.module_utils.azure_tags import TAGS_SPEC, tags_after
 
 
 def facts(group):
@@ -126,8 +115,6 @@ def validate(module):
     if not valid_resource_group(params["name"]):
         module.fail_json(msg="name %r is not a valid resource group name: 1-90 letters, digits, '-', '_', '.', '(' or ')', "
                              "not ending in '.'" % params["name"])
-    if params["timeout"] < 1:
-        module.fail_json(msg="timeout must be at least 1 second, got %d" % params["timeout"])
 
 
 def present(module, client, current):
@@ -179,12 +166,10 @@ def main():
         "name": {"type": "str", "required": True},
         "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
         "location": {"type": "str"},
-        "tags": {"type": "dict"},
-        "append_tags": {"type": "bool", "default": True},
         "force_delete_nonempty": {"type": "bool", "default": False},
-        "timeout": {"type": "int", "default": 1200},
     }
-    module = AzureModule(argument_spec)
+    argument_spec.update(TAGS_SPEC)
+    module = AzureModule(argument_spec, default_timeout=1200)
     validate(module)
     client = module.client("resource")
     name = module.params["name"]
@@ -194,9 +179,7 @@ def main():
     else:
         changed, before, after = absent(module, client, current)
     result = {"changed": changed, "resource_group": after}
-    if module.diff_mode:
-        result["diff"] = module.diff(before, after)
-    module.exit_json(**result)
+    module.exit_with_diff(before, after, **result)
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ options:
   kubelet_identity_of:
     description: The principal is the kubelet identity of this AKS cluster.
     type: dict
-    suboptions:
+    suboptions: &cluster_ref
       name:
         description: Cluster name.
         type: str
@@ -52,15 +52,7 @@ options:
   cluster_identity_of:
     description: The principal is the (system or user-assigned) cluster identity of this AKS cluster.
     type: dict
-    suboptions:
-      name:
-        description: Cluster name.
-        type: str
-        required: true
-      resource_group:
-        description: Resource group of the cluster.
-        type: str
-        required: true
+    suboptions: *cluster_ref
   principal_type:
     description:
       - Type of the principal; lets Azure accept a principal that is not yet replicated.
@@ -74,27 +66,13 @@ options:
   node_resource_group_of:
     description: The scope is the node resource group of this AKS cluster.
     type: dict
-    suboptions:
-      name:
-        description: Cluster name.
-        type: str
-        required: true
-      resource_group:
-        description: Resource group of the cluster.
-        type: str
-        required: true
+    suboptions: *cluster_ref
   timeout:
     description: Seconds to wait in total, including retries of C(PrincipalNotFound).
-    type: int
     default: 300
 extends_documentation_fragment:
   - kubedisk.aks.azure
   - kubedisk.aks.azure.attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
 """
 
 EXAMPLES = r"""
@@ -156,16 +134,12 @@ assignment:
 
 import io
 import json
-import time
 
 from ansible_collections.kubedisk.aks.plugins.module_utils.aks_facts import cluster_facts, principal_of
-from ansible_collections.kubedisk.aks.plugins.module_utils.azure_diff import to_rest
 from ansible_collections.kubedisk.aks.plugins.module_utils.azure_ids import (
-    assignment_name, is_guid, parse_resource_id, resource_group_id, same_id, trailing_guid, valid_cluster_name)
-from ansible_collections.kubedisk.aks.plugins.module_utils.azure_module import AzureError, AzureModule, HttpResponseError
-
-CLUSTER_REF = {"type": "dict", "options": {"name": {"type": "str", "required": True},
-                                           "resource_group": {"type": "str", "required": True}}}
+    RESOURCE_REF_SPEC, assignment_name, is_guid, parse_resource_id, resource_id, same_id, trailing_guid, valid_cluster_name)
+from ansible_collections.kubedisk.aks.plugins.module_utils.azure_models import to_rest
+from ansible_collections.kubedisk.aks.plugins.module_utils.azure_module import AzureError, AzureModule
 
 
 def valid_scope(scope):
@@ -188,8 +162,6 @@ def validate(module):
         ref = params[option]
         if ref and not valid_cluster_name(ref["name"]):
             module.fail_json(msg="%s.name %r is not a valid AKS cluster name" % (option, ref["name"]))
-    if params["timeout"] < 1:
-        module.fail_json(msg="timeout must be at least 1 second, got %d" % params["timeout"])
 
 
 class Resolver(object):
@@ -230,7 +202,7 @@ class Resolver(object):
         facts = self.cluster(params["node_resource_group_of"])
         if not facts.get("node_resource_group"):
             self.module.fail_json(msg="cluster %s reports no node resource group yet" % facts["name"])
-        return resource_group_id(self.module.subscription_id, facts["node_resource_group"])
+        return resource_id(subscription=self.module.subscription_id, resource_group=facts["node_resource_group"])
 
     def role(self, scope):
         """(role definition id, role name) at ``scope``; fails naming the role when it is unknown."""
@@ -292,33 +264,29 @@ def list_at_scope(module, client, scope, principal):
 
 
 def create(module, client, scope, principal, principal_type, role_id):
-    """Create the assignment; PrincipalNotFound is retried with backoff within the timeout."""
+    """Create the assignment, retrying PrincipalNotFound (replication delay) within the timeout.
+
+    Returns (assignment, True), or (None, False) when Azure answers RoleAssignmentExists.
+    """
     name = assignment_name(scope, principal, trailing_guid(role_id))
     body = {"properties": {"roleDefinitionId": role_id, "principalId": principal}}
     if principal_type:
         body["properties"]["principalType"] = principal_type
-    delay = 2.0
-    while True:
-        try:
-            # raw JSON: the SDK model would otherwise send principalType "User" when none is given
-            created = client.role_assignments.create(scope.lstrip("/"), name, io.BytesIO(json.dumps(body).encode("utf-8")),
-                                                     content_type="application/json")
-            return to_rest(created), True
-        except HttpResponseError as exc:
-            code = module.error_code(exc)
-            if code == "RoleAssignmentExists":
-                return None, False
-            if code == "PrincipalNotFound" and module.remaining() > 1 and not module.expired():
-                time.sleep(min(delay, module.remaining()))
-                delay = min(delay * 2, 20.0)
-                continue
-            if code == "PrincipalNotFound":
-                module.fail_json_azure(exc, "principal %s was not found in the directory within timeout=%d s (a new identity "
-                                            "can take minutes to replicate: raise timeout; otherwise check the object id)"
-                                       % (principal, module.timeout))
-            module.fail_json_azure(exc, "creating the role assignment %s" % name)
-        except AzureError as exc:
-            module.fail_json_azure(exc, "creating the role assignment %s" % name)
+
+    def put():
+        # raw JSON: the SDK model would otherwise send principalType "User" when none is given
+        return client.role_assignments.create(scope.lstrip("/"), name, io.BytesIO(json.dumps(body).encode("utf-8")),
+                                              content_type="application/json")
+
+    try:
+        created = module.retry(put, ("PrincipalNotFound",),
+                               "principal %s was not found in the directory within timeout=%d s (a new identity can take "
+                               "minutes to replicate: raise timeout; otherwise check the object id)" % (principal, module.timeout))
+    except AzureError as exc:
+        if module.error_code(exc) == "RoleAssignmentExists":
+            return None, False
+        module.fail_json_azure(exc, "creating the role assignment %s" % name)
+    return to_rest(created), True
 
 
 def main():
@@ -326,15 +294,15 @@ def main():
         "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
         "role": {"type": "str", "required": True},
         "principal_id": {"type": "str"},
-        "kubelet_identity_of": CLUSTER_REF,
-        "cluster_identity_of": CLUSTER_REF,
+        "kubelet_identity_of": RESOURCE_REF_SPEC,
+        "cluster_identity_of": RESOURCE_REF_SPEC,
         "principal_type": {"type": "str", "choices": ["User", "Group", "ServicePrincipal", "ForeignGroup", "Device"]},
         "scope": {"type": "str"},
-        "node_resource_group_of": CLUSTER_REF,
-        "timeout": {"type": "int", "default": 300},
+        "node_resource_group_of": RESOURCE_REF_SPEC,
     }
     module = AzureModule(
         argument_spec,
+        default_timeout=300,
         mutually_exclusive=[("principal_id", "kubelet_identity_of", "cluster_identity_of"), ("scope", "node_resource_group_of")],
         required_one_of=[("principal_id", "kubelet_identity_of", "cluster_identity_of"), ("scope", "node_resource_group_of")],
     )
@@ -371,9 +339,7 @@ def main():
                     module.get_or_none("deleting role assignment %s" % item["name"], client.role_assignments.delete,
                                        scope.lstrip("/"), item["name"])
     result = {"changed": changed, "assignment": after}
-    if module.diff_mode:
-        result["diff"] = module.diff(before, after)
-    module.exit_json(**result)
+    module.exit_with_diff(before, after, **result)
 
 
 if __name__ == "__main__":

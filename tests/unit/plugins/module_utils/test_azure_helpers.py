@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.kubedisk.aks.plugins.module_utils import azure_diff, azure_errors, azure_ids
+from ansible_collections.kubedisk.aks.plugins.module_utils import azure_diff, azure_errors, azure_ids, azure_models, azure_tags
 
 
 class Resp:
@@ -54,6 +54,10 @@ def test_ids():
     assert azure_ids.parse_resource_id("/subscriptions/s") == {"subscription": "s"}
     assert azure_ids.parse_resource_id("disks/d1") is None
     assert azure_ids.parse_resource_id("/subscriptions/s/resourceGroups/rg/providers") is None
+    assert azure_ids.parse_resource_id("/subscriptions/s/resourceGroups/rg/") == {"subscription": "s", "resource_group": "rg"}
+    vm = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachineScaleSets/v/virtualMachines/3"
+    assert azure_ids.parse_resource_id(vm)["name"] == "v"
+    assert azure_ids.resource_id(subscription="s", resource_group="rg", namespace="Microsoft.Compute", type="disks", name="d1") == rid
     assert azure_ids.same_id(rid.upper(), rid + "/")
     assert azure_ids.trailing_guid("/providers/Microsoft.Authorization/roleDefinitions/ABC") == "abc"
 
@@ -85,9 +89,20 @@ def test_scrub_removes_secrets_at_any_depth():
 def test_compare_helpers():
     assert azure_diff.norm_zones([3, "1", "2"]) == ["1", "2", "3"]
     assert azure_diff.same_text("Standard_LRS", "standard_lrs") and not azure_diff.same_text(None, "x")
-    assert azure_diff.tags_after({"a": "1"}, {"b": "2"}, True) == {"a": "1", "b": "2"}
-    assert azure_diff.tags_after({"a": "1"}, {"b": "2"}, False) == {"b": "2"}
-    assert azure_diff.tags_after({"a": "1"}, None, False) is None
-    desired = {"sku": {"tier": "standard"}, "count": 3, "ignored": None}
-    assert azure_diff.changed_fields(desired, {"sku": {"tier": "Standard"}, "count": 3}, ignore_case=("tier",)) == []
-    assert azure_diff.changed_fields(desired, {"sku": {"tier": "Free"}, "count": 2}, ignore_case=("tier",)) == ["sku.tier", "count"]
+    assert azure_tags.tags_after({"a": "1"}, {"b": "2"}, True) == {"a": "1", "b": "2"}
+    assert azure_tags.tags_after({"a": "1"}, {"b": "2"}, False) == {"b": "2"}
+    assert azure_tags.tags_after({"a": "1"}, None, False) is None
+
+
+class TypespecModel:
+    def __init__(self, **properties):
+        self.properties = properties
+
+    def as_dict(self):
+        return {"properties": dict(self.properties)}
+
+
+def test_to_rest_turns_models_into_rest_dicts():
+    assert azure_models.to_rest([TypespecModel(diskSizeGB=4), ("x", None)]) == [{"properties": {"diskSizeGB": 4}}, ["x", None]]
+    with pytest.raises(TypeError, match="cannot turn 'object'"):
+        azure_models.to_rest(object())

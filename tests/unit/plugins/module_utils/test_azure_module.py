@@ -23,7 +23,7 @@ def make(monkeypatch):
 
     def build(args, spec=None):
         with patch_module_args(args):
-            return AzureModule(spec or {"timeout": {"type": "int", "default": 60}})
+            return AzureModule(spec or {}, default_timeout=60)
     return build
 
 

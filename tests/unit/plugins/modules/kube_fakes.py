@@ -1,10 +1,10 @@
-"""An in-memory stand-in for k8s_ops.Kube (objects by kind, namespace, name) and object builders for the tests."""
+"""An in-memory stand-in for k8s_client.Kube (objects by kind, namespace, name) and object builders for the tests."""
 
 from __future__ import annotations
 
 import copy
 
-from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_ops import K8sError
+from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_client import K8sError
 
 SUB = "00000000-0000-0000-0000-000000000001"
 VMSS = "aks-nodepool1-12345678-vmss"

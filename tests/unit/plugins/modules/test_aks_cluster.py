@@ -151,11 +151,16 @@ def test_failed_cluster_and_pool_are_reconciled():
     ({"identity": {"type": "SystemAssigned", "user_assigned_identity": "/x"}}, "only used with identity.type: UserAssigned"),
     ({"kubelet_identity": {"resource_id": "/x", "client_id": "c", "object_id": "o"}}, "needs identity.type: UserAssigned"),
     ({"kubeconfig": {"path": "/x", "credential": "admin"}, "disable_local_accounts": True}, "not available"),
-    ({"timeout": 0}, "timeout must be"),
 ])
 def test_validation(extra, words):
     with pytest.raises(Invalid, match=words.replace("(", r"\(").replace(")", r"\)")):
         validate_params(params(**extra))
+
+
+def test_timeout_below_one_second_is_refused_before_any_call(run_module, clients, auth):
+    result = run_module(aks_cluster.main, dict(auth, name="c1", resource_group="rg", timeout=0))
+    assert result["failed"] and "timeout must be" in result["msg"]
+    assert not clients["containerservice"].mock_calls
 
 
 def test_create_requirements():

@@ -6,7 +6,7 @@ from unittest.mock import MagicMock
 
 import pytest
 
-from ansible_collections.kubedisk.aks.plugins.module_utils import k8s_volumes
+from ansible_collections.kubedisk.aks.plugins.module_utils import deadline, k8s_client, k8s_volumes
 from ansible_collections.kubedisk.aks.plugins.modules import disk_restore, disk_snapshot
 
 SUB = "00000000-0000-0000-0000-000000000001"
@@ -117,7 +117,7 @@ def test_retain_in_check_mode_counts_the_new_snapshot(run_module, compute, clien
 
 
 def test_copy_waits_for_completion(run_module, compute, auth, monkeypatch, azure_error):
-    monkeypatch.setattr(disk_snapshot.time, "sleep", lambda s: None)
+    monkeypatch.setattr(deadline.time, "sleep", lambda s: None)
     copies = iter([azure_error(404, "ResourceNotFound"), snapshot("s1-northeurope", percent=40.0),
                    snapshot("s1-northeurope", percent=100.0)])
 
@@ -181,8 +181,8 @@ def bound_pvc(driver="disk.csi.azure.com", phase="Bound"):
 def test_pvc_source_reads_the_volume_handle(run_module, compute, auth, monkeypatch):
     k8s = K8s(bound_pvc())
     seen = {}
-    monkeypatch.setattr(k8s_volumes, "HAS_K8S_CORE", True)
-    monkeypatch.setattr(k8s_volumes, "get_api_client", lambda **kw: seen.update(kw) or k8s, raising=False)
+    monkeypatch.setattr(k8s_client, "HAS_K8S_CORE", True)
+    monkeypatch.setattr(k8s_client, "get_api_client", lambda **kw: seen.update(kw) or k8s, raising=False)
     result = run_module(disk_snapshot.main, dict(auth, name="s1", resource_group=SNAP_RG, source_pvc={"namespace": "db", "name": "data-0"},
                                                  kubernetes={"kubeconfig": "/k", "context": "lab"}))
     assert result["source_disk_id"] == DISK_ID and seen == {"kubeconfig": "/k", "context": "lab"}
@@ -195,8 +195,8 @@ def test_pvc_source_reads_the_volume_handle(run_module, compute, auth, monkeypat
     (bound_pvc(driver="file.csi.azure.com"), "is not an Azure Disk CSI volume"),
 ])
 def test_pvc_source_errors(run_module, compute, clients, auth, monkeypatch, objects, words):
-    monkeypatch.setattr(k8s_volumes, "HAS_K8S_CORE", True)
-    monkeypatch.setattr(k8s_volumes, "get_api_client", lambda **kw: K8s(objects), raising=False)
+    monkeypatch.setattr(k8s_client, "HAS_K8S_CORE", True)
+    monkeypatch.setattr(k8s_client, "get_api_client", lambda **kw: K8s(objects), raising=False)
     result = run_module(disk_snapshot.main, dict(auth, name="s1", resource_group=SNAP_RG, source_pvc={"namespace": "db", "name": "data-0"}))
     assert result["failed"] and words in result["msg"] and clients.writes() == []
 
@@ -263,8 +263,8 @@ def test_restore_existing_disk_guards(run_module, restore, clients, auth):
 
 def test_restore_pv_and_pvc_through_kubernetes_core(run_module, restore, auth, monkeypatch):
     k8s = K8s({})
-    monkeypatch.setattr(k8s_volumes, "HAS_K8S_CORE", True)
-    monkeypatch.setattr(k8s_volumes, "get_api_client", lambda **kw: k8s, raising=False)
+    monkeypatch.setattr(k8s_client, "HAS_K8S_CORE", True)
+    monkeypatch.setattr(k8s_client, "get_api_client", lambda **kw: k8s, raising=False)
     result = run_module(disk_restore.main, restore_args(auth, pv={"name": "pv-r1", "storage_class": "managed-csi-premium"},
                                                         pvc={"name": "data-r1", "namespace": "db"}))
     pv, pvc = k8s.created
@@ -277,8 +277,8 @@ def test_restore_pv_and_pvc_through_kubernetes_core(run_module, restore, auth, m
 
 def test_restore_pv_of_another_disk_is_refused(run_module, restore, auth, monkeypatch):
     k8s = K8s({("PersistentVolume", None, "pv-r1"): {"spec": {"csi": {"volumeHandle": "/other"}}}})
-    monkeypatch.setattr(k8s_volumes, "HAS_K8S_CORE", True)
-    monkeypatch.setattr(k8s_volumes, "get_api_client", lambda **kw: k8s, raising=False)
+    monkeypatch.setattr(k8s_client, "HAS_K8S_CORE", True)
+    monkeypatch.setattr(k8s_client, "get_api_client", lambda **kw: k8s, raising=False)
     result = run_module(disk_restore.main, restore_args(auth, pv={"name": "pv-r1"}))
     assert result["failed"] and "points at /other" in result["msg"]
 

@@ -28,8 +28,7 @@ def seed(**changes):
 def cluster(monkeypatch):
     def make(objects):
         fake = FakeKube(objects)
-        monkeypatch.setattr(drain_preflight, "api_client", lambda module, auth: None)
-        monkeypatch.setattr(drain_preflight, "Kube", lambda client: fake)
+        monkeypatch.setattr(drain_preflight, "kube_client", lambda module: fake)
         return fake
     return make
 

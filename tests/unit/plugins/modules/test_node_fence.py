@@ -7,6 +7,7 @@ from unittest.mock import MagicMock
 import pytest
 
 from ansible_collections.kubedisk.aks.plugins.module_utils.azure_module import AzureModule
+from ansible_collections.kubedisk.aks.plugins.module_utils.deadline import Deadline
 from ansible_collections.kubedisk.aks.plugins.modules import node_fence
 from ansible_collections.kubedisk.aks.tests.unit.plugins.modules.kube_fakes import SUB, FakeKube, node, pod
 
@@ -24,8 +25,7 @@ def lab(monkeypatch, azure_error):
     """lab(objects, power) -> FakeKube; power None means the VM does not exist (404)."""
     def make(objects, power="deallocated"):
         fake = FakeKube(objects)
-        monkeypatch.setattr(node_fence, "api_client", lambda module, auth: None)
-        monkeypatch.setattr(node_fence, "Kube", lambda client: fake)
+        monkeypatch.setattr(AzureModule, "kube", lambda self: fake)
         compute = MagicMock()
         if power is None:
             compute.virtual_machine_scale_set_vms.get_instance_view.side_effect = azure_error(404, "NotFound")
@@ -33,9 +33,15 @@ def lab(monkeypatch, azure_error):
             compute.virtual_machine_scale_set_vms.get_instance_view.return_value = View(
                 statuses=[{"code": "ProvisioningState/succeeded"}, {"code": "PowerState/%s" % power}])
         monkeypatch.setattr(AzureModule, "client", lambda self, name: compute)
-        monkeypatch.setattr(node_fence, "wait_for", lambda check, deadline: (True, check()[1]))
+        monkeypatch.setattr(Deadline, "poll_until", lambda self, check, **pacing: (True, check()[1]))
         return fake
     return make
+
+
+def test_power_state_from_the_instance_view():
+    view = {"statuses": [{"code": "ProvisioningState/succeeded"}, {"code": "PowerState/deallocated"}]}
+    assert node_fence.power_state(view) == "deallocated"
+    assert node_fence.power_state({}) is None
 
 
 def dead_node(**kwargs):
@@ -101,7 +107,7 @@ def test_running_vm_refused_naming_state(lab, run_module):
 def test_waits_for_pods_and_attachments(lab, run_module, monkeypatch):
     lab([dead_node(), pod("web-0", "n0"),
          {"kind": "VolumeAttachment", "metadata": {"name": "va0"}, "spec": {"nodeName": "n0", "source": {"persistentVolumeName": "pv0"}}}])
-    monkeypatch.setattr(node_fence, "wait_for", lambda check, deadline: (False, check()[1]))
+    monkeypatch.setattr(Deadline, "poll_until", lambda self, check, **pacing: (False, check()[1]))
     result = run_module(node_fence.main, dict(AUTH, name="n0"))
     assert "pods ['default/web-0'] are still there" in result["msg"] and "va0" in result["msg"]
 
@@ -117,6 +123,6 @@ def test_unfence(lab, run_module, monkeypatch):
     fake = lab([dead_node(taints=[taint])])
     result = run_module(node_fence.main, dict(AUTH, name="n0", state="unfenced", wait=False))
     assert "is not Ready" in result["msg"] and not fake.writes
-    monkeypatch.setattr(node_fence, "wait_for", lambda check, deadline: (False, None))
+    monkeypatch.setattr(Deadline, "poll_until", lambda self, check, **pacing: (False, None))
     result = run_module(node_fence.main, dict(AUTH, name="n0", state="unfenced", timeout=5))
     assert "did not become Ready within timeout=5 s" in result["msg"] and "it is deallocated" in result["msg"]

@@ -8,6 +8,7 @@ from unittest.mock import MagicMock
 import pytest
 
 from ansible_collections.kubedisk.aks.plugins.module_utils.azure_module import AzureModule
+from ansible_collections.kubedisk.aks.plugins.module_utils.deadline import Deadline
 from ansible_collections.kubedisk.aks.plugins.modules import pvc_resize
 from ansible_collections.kubedisk.aks.tests.unit.plugins.modules.kube_fakes import SUB, FakeKube, pod, pv, pvc, storage_class
 
@@ -40,8 +41,7 @@ def objects(**kw):
 def lab(monkeypatch):
     def make(objs, sku="StandardSSD_LRS", size=1, shares=1):
         fake = FakeKube(objs)
-        monkeypatch.setattr(pvc_resize, "api_client", lambda module, auth: None)
-        monkeypatch.setattr(pvc_resize, "Kube", lambda client: fake)
+        monkeypatch.setattr(AzureModule, "kube", lambda self: fake)
         compute = MagicMock()
         compute.disks.get.side_effect = lambda rg, name: Model(name=name, sku={"name": sku},
                                                                properties={"diskSizeGB": size, "maxShares": shares, "diskState": "Unattached"})
@@ -106,7 +106,7 @@ def test_already_big_enough_is_a_no_op(lab, run_module):
 
 def test_offline_records_scales_down_and_back(lab, run_module, monkeypatch):
     fake = lab(objects())
-    monkeypatch.setattr(pvc_resize, "wait_for", lambda check, deadline: (True, None))
+    monkeypatch.setattr(Deadline, "poll_until", lambda self, check, **pacing: (True, None))
     result = run_module(pvc_resize.main, dict(AUTH, statefulset="web", size="5Gi", mode="offline", update_template=True))
     assert result["changed"] and result["mode"] == "offline", result
     first = fake.writes[0]
@@ -129,7 +129,7 @@ def test_resume_keeps_recorded_replicas(lab, run_module, monkeypatch):
     record = json.dumps({"replicas": 2, "size": "5Gi", "pvcs": ["data-web-0"], "started": 1.0})
     objs = objects(replicas=0, annotation=record)
     fake = lab(objs)
-    monkeypatch.setattr(pvc_resize, "wait_for", lambda check, deadline: (True, None))
+    monkeypatch.setattr(Deadline, "poll_until", lambda self, check, **pacing: (True, None))
     result = run_module(pvc_resize.main, dict(AUTH, statefulset="web", size="5Gi", mode="offline"))
     assert result["statefulset"]["resumed"] and result["statefulset"]["replicas"] == 2
     assert any(w[1] == "StatefulSet" and w[3].get("spec", {}).get("replicas") == 2 for w in fake.writes)
@@ -138,7 +138,7 @@ def test_resume_keeps_recorded_replicas(lab, run_module, monkeypatch):
 
 def test_timeout_message_says_rerun_resumes(lab, run_module, monkeypatch):
     lab(objects())
-    monkeypatch.setattr(pvc_resize, "wait_for", lambda check, deadline: (False, "web-0 on n0"))
+    monkeypatch.setattr(Deadline, "poll_until", lambda self, check, **pacing: (False, "web-0 on n0"))
     result = run_module(pvc_resize.main, dict(AUTH, statefulset="web", size="5Gi", mode="offline", timeout=5))
     assert "scaling StatefulSet web to 0 did not happen within timeout=5 s (web-0 on n0)" in result["msg"]
     assert "rerun to resume" in result["msg"]

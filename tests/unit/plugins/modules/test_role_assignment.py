@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from ansible_collections.kubedisk.aks.plugins.module_utils import deadline
 from ansible_collections.kubedisk.aks.plugins.modules import role_assignment
 
 SUB = "00000000-0000-0000-0000-000000000001"
@@ -93,7 +94,7 @@ def test_role_assignment_exists_counts_as_present(run_module, azure, auth, azure
 
 
 def test_principal_not_found_is_retried_then_succeeds(run_module, azure, auth, azure_error, monkeypatch):
-    monkeypatch.setattr(role_assignment.time, "sleep", lambda s: None)
+    monkeypatch.setattr(deadline.time, "sleep", lambda s: None)
     azure.role_assignments.create.side_effect = [azure_error(400, "PrincipalNotFound"), azure_error(400, "PrincipalNotFound"),
                                                  assignment(name="late")]
     result = run_module(role_assignment.main, base(auth))
@@ -102,9 +103,8 @@ def test_principal_not_found_is_retried_then_succeeds(run_module, azure, auth, a
 
 def test_principal_not_found_after_timeout(run_module, azure, auth, azure_error, monkeypatch):
     clock = [0.0]
-    monkeypatch.setattr(role_assignment.time, "sleep", lambda s: clock.__setitem__(0, clock[0] + s))
-    from ansible_collections.kubedisk.aks.plugins.module_utils import azure_module
-    monkeypatch.setattr(azure_module.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(deadline.time, "sleep", lambda s: clock.__setitem__(0, clock[0] + s))
+    monkeypatch.setattr(deadline.time, "monotonic", lambda: clock[0])
     azure.role_assignments.create.side_effect = azure_error(400, "PrincipalNotFound", "Principal x does not exist")
     result = run_module(role_assignment.main, base(auth, timeout=10))
     assert result["failed"] and "not found in the directory within timeout=10 s" in result["msg"]

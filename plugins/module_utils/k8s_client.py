@@ -1,0 +1,159 @@
+# Copyright: kubedisk.aks contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one way the modules reach the Kubernetes API: kubernetes.core's API client behind ``Kube``.
+
+``KUBERNETES_SPEC`` is the ``kubernetes`` option (documented by the ``kubedisk.aks.kubernetes`` doc fragment):
+kubernetes.core's connection options under the same names, unset ones falling back to ``K8S_AUTH_*`` in
+kubernetes.core. ``hide_kubeconfig_secrets`` keeps the credentials of a kubeconfig given inline out of every
+result and log, ``kube_client`` connects, and ``Kube`` reads and writes objects as dicts, any API failure
+raised as ``K8sError``.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import traceback
+
+try:
+    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
+    HAS_K8S_CORE = True
+    K8S_CORE_IMPORT_ERROR = None
+except ImportError:
+    HAS_K8S_CORE = False
+    K8S_CORE_IMPORT_ERROR = traceback.format_exc()
+
+# kubernetes.core option names (its AUTH_ARG_SPEC).
+K8S_AUTH_SPEC = {
+    "kubeconfig": {"type": "raw", "no_log": False},
+    "context": {"type": "str"},
+    "host": {"type": "str"},
+    "api_key": {"type": "str", "no_log": True},
+    "username": {"type": "str"},
+    "password": {"type": "str", "no_log": True},
+    "validate_certs": {"type": "bool", "aliases": ["verify_ssl"]},
+    "ca_cert": {"type": "path", "aliases": ["ssl_ca_cert"]},
+    "client_cert": {"type": "path", "aliases": ["cert_file"]},
+    "client_key": {"type": "path", "aliases": ["key_file"]},
+}
+KUBERNETES_SPEC = {"type": "dict", "options": K8S_AUTH_SPEC}
+
+# Keys of a kubeconfig whose values are credentials (the set kubernetes.core's module base redacts).
+KUBECONFIG_SECRET_KEYS = frozenset(["token", "password", "secret", "client-key-data", "client-certificate-data",
+                                    "certificate-authority-data", "api_key", "access-token", "refresh-token"])
+
+
+class K8sError(Exception):
+    """A Kubernetes API call failed; the message names the call and the API's reason."""
+
+
+def kubeconfig_secrets(kubeconfig):
+    """The credential strings found anywhere in a kubeconfig given as a dict (users' tokens, keys, passwords)."""
+    found = set()
+    if isinstance(kubeconfig, dict):
+        for key, value in kubeconfig.items():
+            if key in KUBECONFIG_SECRET_KEYS and isinstance(value, str):
+                found.add(value)
+            else:
+                found |= kubeconfig_secrets(value)
+    elif isinstance(kubeconfig, list):
+        for item in kubeconfig:
+            found |= kubeconfig_secrets(item)
+    return found
+
+
+def hide_kubeconfig_secrets(module):
+    """Add the credentials of an inline ``kubernetes.kubeconfig`` to the AnsibleModule's no-log values.
+
+    Ansible hides the ``no_log`` options (``api_key``, ``password``) itself; a kubeconfig is a free-form dict,
+    so its secrets are named here, before the module can return anything.
+    """
+    auth = module.params.get("kubernetes") or {}
+    module.no_log_values.update(kubeconfig_secrets(auth.get("kubeconfig")))
+
+
+def kube_client(module):
+    """``Kube`` for the AnsibleModule's ``kubernetes`` option; fails the module when it cannot connect."""
+    if not HAS_K8S_CORE:
+        module.fail_json(msg="the kubernetes.core collection (and the kubernetes Python package) is needed to reach "
+                             "Kubernetes: install kubernetes.core", exception=K8S_CORE_IMPORT_ERROR)
+    options = dict((k, v) for k, v in (module.params.get("kubernetes") or {}).items() if v is not None)
+    try:
+        return Kube(get_api_client(**options))
+    except Exception as exc:  # kubernetes.core's CoreException and the kubernetes config errors alike
+        module.fail_json(msg="cannot connect to Kubernetes: %s (check the kubernetes options or K8S_AUTH_*)" % exc,
+                         exception=traceback.format_exc())
+
+
+def _as_dict(obj):
+    return obj.to_dict() if hasattr(obj, "to_dict") else obj
+
+
+def _reason(exc):
+    """The API's message and reason from an error body, else the exception text."""
+    body = getattr(exc, "body", None)
+    if body:
+        try:
+            parsed = json.loads(body if isinstance(body, str) else body.decode("utf-8"))
+            return "%s (%s)" % (parsed.get("message"), parsed.get("reason"))
+        except (ValueError, AttributeError):
+            pass
+    return str(exc)
+
+
+def _path(namespace, name):
+    return "/".join(x for x in (namespace, name) if x)
+
+
+class Kube(object):
+    """Reads and writes through kubernetes.core's dynamic client; objects are dicts, a missing one is None."""
+
+    def __init__(self, client):
+        self.client = client
+        self._resources = {}
+
+    def _resource(self, kind, api_version):
+        key = (kind, api_version)
+        if key not in self._resources:
+            self._resources[key] = self.client.resource(kind, api_version)
+        return self._resources[key]
+
+    def get(self, kind, name, namespace=None, api_version="v1"):
+        try:
+            return _as_dict(self.client.get(self._resource(kind, api_version), name=name, namespace=namespace))
+        except Exception as exc:  # kubernetes.dynamic errors carry the HTTP status
+            if getattr(exc, "status", None) == 404:
+                return None
+            raise K8sError("reading %s %s: %s" % (kind, _path(namespace, name), _reason(exc)))
+
+    def list(self, kind, namespace=None, api_version="v1", **params):
+        try:
+            found = _as_dict(self.client.get(self._resource(kind, api_version), namespace=namespace, **params))
+        except Exception as exc:
+            raise K8sError("listing %s: %s" % (kind, _reason(exc)))
+        return found.get("items") or []
+
+    def patch(self, kind, name, body, namespace=None, api_version="v1"):
+        """A JSON merge patch (a None value removes the key)."""
+        try:
+            return _as_dict(self.client.patch(self._resource(kind, api_version), body, name=name, namespace=namespace,
+                                              content_type="application/merge-patch+json"))
+        except Exception as exc:
+            raise K8sError("patching %s %s: %s" % (kind, _path(namespace, name), _reason(exc)))
+
+    def create(self, kind, body, namespace=None, api_version="v1"):
+        try:
+            return _as_dict(self.client.create(self._resource(kind, api_version), body, namespace=namespace))
+        except Exception as exc:
+            raise K8sError("creating %s %s: %s" % (kind, _path(namespace, body["metadata"]["name"]), _reason(exc)))
+
+    def delete(self, kind, name, namespace=None, api_version="v1", propagation=None):
+        """Delete (``propagation``: Orphan, Background, Foreground); None when it was not there."""
+        body = {"propagationPolicy": propagation} if propagation else None
+        try:
+            return _as_dict(self.client.delete(self._resource(kind, api_version), name=name, namespace=namespace, body=body))
+        except Exception as exc:
+            if getattr(exc, "status", None) == 404:
+                return None
+            raise K8sError("deleting %s %s: %s" % (kind, _path(namespace, name), _reason(exc)))
