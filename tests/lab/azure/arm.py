@@ -68,6 +68,11 @@ def page(items):
     return Reply(200, {"value": items})
 
 
+def put_reply(resource, created):
+    """A synchronous PUT's answer: the resource, 201 when the PUT created it, else 200."""
+    return Reply(201 if created else 200, resource.body)
+
+
 @dataclass
 class ArmRequest:
     """One authenticated ARM call as handlers see it."""
@@ -79,6 +84,11 @@ class ArmRequest:
     body: dict
     base_url: str
     principal: dict
+
+    @property
+    def names(self):
+        """(subscription, resource group, name) of a request for a resource."""
+        return self.params["subscription"], self.params["group"], self.params["name"]
 
     @property
     def api_version(self):

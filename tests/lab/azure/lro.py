@@ -25,10 +25,11 @@ COMPLETIONS = {}
 REQUEST_FAULT = contextvars.ContextVar("lab_request_fault", default=None)
 
 
-def completion(kind):
-    """Register the step that completes operations of ``kind`` (a latency profile key)."""
+def completion(*kinds):
+    """Register the step that completes operations of these kinds (latency profile keys)."""
     def register(function):
-        COMPLETIONS[kind] = function
+        for kind in kinds:
+            COMPLETIONS[kind] = function
         return function
     return register
 

@@ -18,6 +18,7 @@ import logging
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from ..aks_names import node_name
 from .kubelet import DRIVER, KWOK_ANNOTATION, KWOK_LIVE, POWER, RUNNING
 
 ZONE_KEY = "topology.disk.csi.azure.com/zone"
@@ -39,22 +40,6 @@ DEFAULT_SIZE = (2, "8Gi", 16)
 MAX_PODS = 110
 
 log = logging.getLogger("lab.bridge.nodes")
-
-
-def to_base36(number: int) -> str:
-    """Lower-case base 36, as in AKS node names."""
-    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
-    out = ""
-    while True:
-        number, rest = divmod(number, 36)
-        out = digits[rest] + out
-        if not number:
-            return out
-
-
-def node_name(vmss: str, instance_id) -> str:
-    """The Node name AKS gives a scale-set instance."""
-    return vmss + to_base36(int(instance_id)).rjust(6, "0")
 
 
 def node_manifest(cluster: dict, instance: dict) -> dict:

@@ -1,9 +1,7 @@
 """Node name <-> scale-set VM, and the zone topology the driver reports.
 
 Mirrors cloud-provider-azure and the Azure Disk CSI driver on AKS:
-- an AKS node is named after its scale-set VM's computer name, ``<vmss name><instance id in base 36,
-  six digits>`` (``aks-nodepool1-12345678-vmss00000a`` is instance 10 of
-  ``aks-nodepool1-12345678-vmss``);
+- an AKS node is named after its scale-set VM's computer name (see ``lab.aks_names``);
 - the topology key is ``topology.disk.csi.azure.com/zone`` with values ``<location>-<zone>``;
   requirements may also use ``topology.kubernetes.io/zone``; preferred topologies are tried before
   requisite ones, and only values of the cluster's location count;
@@ -13,34 +11,18 @@ Mirrors cloud-provider-azure and the Azure Disk CSI driver on AKS:
 
 import re
 
+from ..aks_names import node_name
+
 TOPOLOGY_KEY = "topology.disk.csi.azure.com/zone"
 WELL_KNOWN_ZONE_KEY = "topology.kubernetes.io/zone"
 ZRS_ZONES = ("1", "2", "3")
-NODE_NAME = re.compile(r"^(?P<vmss>[a-z0-9][-a-z0-9]*vmss)(?P<instance>[0-9a-z]{6})$")
 VM_ID = re.compile(r"/virtualMachineScaleSets/(?P<vmss>[^/]+)/virtualMachines/(?:(?P=vmss)_)?(?P<instance>\d+)$", re.IGNORECASE)
-BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
-
-
-def vm_of_node(node_name):
-    """(scale set name, instance id) of an AKS node name, or None when the name is not one."""
-    found = NODE_NAME.match((node_name or "").lower())
-    if not found:
-        return None
-    return found["vmss"], str(int(found["instance"], 36))
 
 
 def node_of_vm(vm_id):
     """The node name of a scale-set VM id (``.../virtualMachines/<id>`` or ``..._<id>``); the id itself otherwise."""
     found = VM_ID.search(vm_id or "")
-    if not found:
-        return vm_id
-    number, digits = int(found["instance"]), ""
-    while True:
-        number, remainder = divmod(number, 36)
-        digits = BASE36[remainder] + digits
-        if not number:
-            break
-    return found["vmss"].lower() + digits.rjust(6, "0")
+    return node_name(found["vmss"].lower(), found["instance"]) if found else vm_id
 
 
 def pick_zone(requirements, location):

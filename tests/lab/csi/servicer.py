@@ -30,6 +30,7 @@ from datetime import datetime
 import grpc
 from google.protobuf import timestamp_pb2, wrappers_pb2
 
+from ..aks_names import vm_of_node
 from . import nodes, params, protos
 from .azureops import DISKS, GIB, SNAPSHOTS, CsiError, parse_id
 from .config import ConfigError
@@ -82,6 +83,21 @@ def _field(message, dotted):
 def invalid(message):
     """An INVALID_ARGUMENT error."""
     return CsiError(grpc.StatusCode.INVALID_ARGUMENT, message)
+
+
+def require(*checks):
+    """INVALID_ARGUMENT with the message of the first ``(value, message)`` whose value is missing, as the driver checks requests."""
+    for value, message in checks:
+        if not value:
+            raise invalid(message)
+
+
+def parsed(parse, parameters, what=""):
+    """``parse(parameters)``; a malformed parameter is INVALID_ARGUMENT (its message after ``what``)."""
+    try:
+        return parse(parameters)
+    except ValueError as error:
+        raise invalid(f"{what}{error}") from error
 
 
 def not_found(message):
@@ -241,14 +257,9 @@ class ControllerServicer(CSI_GRPC.ControllerServicer):
     # volumes
     @rpc("name", "capacity_range.required_bytes", "parameters")
     def CreateVolume(self, request, context):
-        try:
-            wanted = params.parse_disk_parameters(request.parameters)
-        except ValueError as error:
-            raise invalid(f"Failed parsing disk parameters: {error}") from error
-        if not request.name:
-            raise invalid("CreateVolume Name must be provided")
-        if not request.volume_capabilities:
-            raise invalid("CreateVolume Volume capabilities must be provided")
+        wanted = parsed(params.parse_disk_parameters, request.parameters, "Failed parsing disk parameters: ")
+        require((request.name, "CreateVolume Name must be provided"),
+                (request.volume_capabilities, "CreateVolume Volume capabilities must be provided"))
         if not valid_capabilities(request.volume_capabilities, wanted.max_shares):
             raise invalid("Volume capability not supported")
         gib = size_gib(request.capacity_range)
@@ -280,8 +291,7 @@ class ControllerServicer(CSI_GRPC.ControllerServicer):
 
     @rpc("volume_id")
     def DeleteVolume(self, request, context):
-        if not request.volume_id:
-            raise invalid("Volume ID missing in the request")
+        require((request.volume_id, "Volume ID missing in the request"))
         ref = parse_id(request.volume_id, DISKS)
         if ref is None:
             LOG.warning("DeleteVolume: %r is not a managed disk id; nothing to delete", request.volume_id)
@@ -298,22 +308,15 @@ class ControllerServicer(CSI_GRPC.ControllerServicer):
 
     @rpc("volume_id", "node_id")
     def ControllerPublishVolume(self, request, context):
-        if not request.volume_id:
-            raise invalid("Volume ID not provided")
-        if not request.HasField("volume_capability"):
-            raise invalid("Volume capability not provided")
-        try:
-            shares, caching = params.max_shares(request.volume_context), params.publish_caching(request.volume_context)
-        except ValueError as error:
-            raise invalid(str(error)) from error
+        require((request.volume_id, "Volume ID not provided"), (request.HasField("volume_capability"), "Volume capability not provided"))
+        shares, caching = parsed(params.max_shares, request.volume_context), parsed(params.publish_caching, request.volume_context)
         if not valid_capabilities([request.volume_capability], shares):
             raise invalid("Volume capability not supported")
         ref = parse_id(request.volume_id, DISKS)
         if ref is None or self.azure.get_disk(*ref) is None:
             raise not_found(f"Volume not found: {request.volume_id}")
-        if not request.node_id:
-            raise invalid("Node ID not provided")
-        vm_ref = nodes.vm_of_node(request.node_id)
+        require((request.node_id, "Node ID not provided"))
+        vm_ref = vm_of_node(request.node_id)
         group = self.config.resource_group or ref[0]
         if vm_ref is None:
             raise not_found(f"failed to get azure instance id for node {request.node_id!r}: not an AKS scale-set node name")
@@ -355,11 +358,8 @@ class ControllerServicer(CSI_GRPC.ControllerServicer):
 
     @rpc("volume_id", "node_id")
     def ControllerUnpublishVolume(self, request, context):
-        if not request.volume_id:
-            raise invalid("Volume ID not provided")
-        if not request.node_id:
-            raise invalid("Node ID not provided")
-        ref, vm_ref = parse_id(request.volume_id, DISKS), nodes.vm_of_node(request.node_id)
+        require((request.volume_id, "Volume ID not provided"), (request.node_id, "Node ID not provided"))
+        ref, vm_ref = parse_id(request.volume_id, DISKS), vm_of_node(request.node_id)
         if ref is None or vm_ref is None:
             LOG.warning("ControllerUnpublishVolume: %r on %r names no managed disk on a scale-set VM; nothing to detach",
                         request.volume_id, request.node_id)
@@ -377,14 +377,9 @@ class ControllerServicer(CSI_GRPC.ControllerServicer):
 
     @rpc("volume_id")
     def ValidateVolumeCapabilities(self, request, context):
-        if not request.volume_id:
-            raise invalid("Volume ID missing in the request")
-        if not request.volume_capabilities:
-            raise invalid("VolumeCapabilities missing in the request")
-        try:
-            shares = params.max_shares(request.parameters)
-        except ValueError as error:
-            raise invalid(str(error)) from error
+        require((request.volume_id, "Volume ID missing in the request"),
+                (request.volume_capabilities, "VolumeCapabilities missing in the request"))
+        shares = parsed(params.max_shares, request.parameters)
         ref = parse_id(request.volume_id, DISKS)
         if ref is None or self.azure.get_disk(*ref) is None:
             raise not_found(f"Volume not found: {request.volume_id}")
@@ -409,10 +404,8 @@ class ControllerServicer(CSI_GRPC.ControllerServicer):
 
     @rpc("volume_id", "capacity_range.required_bytes")
     def ControllerExpandVolume(self, request, context):
-        if not request.volume_id:
-            raise invalid("Volume ID missing in the request")
-        if request.capacity_range.required_bytes <= 0:
-            raise invalid("volume capacity range missing in request")
+        require((request.volume_id, "Volume ID missing in the request"),
+                (request.capacity_range.required_bytes > 0, "volume capacity range missing in request"))
         ref = parse_id(request.volume_id, DISKS)
         if ref is None:
             raise invalid(f"disk URI({request.volume_id}) is not valid")
@@ -428,14 +421,9 @@ class ControllerServicer(CSI_GRPC.ControllerServicer):
     # snapshots
     @rpc("name", "source_volume_id", "parameters")
     def CreateSnapshot(self, request, context):
-        if not request.source_volume_id:
-            raise invalid("CreateSnapshot Source Volume ID must be provided")
-        if not request.name:
-            raise invalid("snapshot name must be provided")
-        try:
-            wanted = params.parse_snapshot_parameters(request.parameters)
-        except ValueError as error:
-            raise invalid(str(error)) from error
+        require((request.source_volume_id, "CreateSnapshot Source Volume ID must be provided"),
+                (request.name, "snapshot name must be provided"))
+        wanted = parsed(params.parse_snapshot_parameters, request.parameters)
         ref = parse_id(request.source_volume_id, DISKS)
         if ref is None:
             raise invalid(f"could not get resource group from diskURI({request.source_volume_id})")
@@ -456,8 +444,7 @@ class ControllerServicer(CSI_GRPC.ControllerServicer):
 
     @rpc("snapshot_id")
     def DeleteSnapshot(self, request, context):
-        if not request.snapshot_id:
-            raise invalid("Snapshot ID must be provided")
+        require((request.snapshot_id, "Snapshot ID must be provided"))
         ref = self._snapshot_ref(request.snapshot_id, self.config.resource_group)
         if ref is None:
             LOG.warning("DeleteSnapshot: %r is not a snapshot id; nothing to delete", request.snapshot_id)

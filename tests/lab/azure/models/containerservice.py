@@ -22,7 +22,7 @@ import base64
 import hashlib
 import re
 
-from ..arm import ArmError, invalid_parameter, merge_tags, resource_id, resource_not_found
+from ..arm import ArmError, invalid_parameter, merge_tags, resource_id
 from ..lro import completion
 from ..store import Resource
 from . import authorization, managedidentity, resources, vmss
@@ -49,11 +49,7 @@ def _version(requested):
 
 def get_cluster(lab, subscription, group, name):
     """One cluster, or ResourceNotFound."""
-    resources.get_group(lab, subscription, group)
-    cluster = lab.store.get(resource_id(subscription, group, CLUSTER_TYPE, name))
-    if cluster is None:
-        raise resource_not_found(CLUSTER_TYPE, name, group)
-    return cluster
+    return resources.get_resource(lab, subscription, group, CLUSTER_TYPE, name)
 
 
 def render(lab, cluster):
@@ -69,12 +65,7 @@ def render(lab, cluster):
 
 def list_clusters(lab, subscription, group):
     """Clusters of a resource group, or of the subscription when ``group`` is None."""
-    if group is None:
-        resources.check_subscription(lab, subscription)
-        found = lab.store.of_type(CLUSTER_TYPE)
-    else:
-        found = lab.store.children(resources.get_group(lab, subscription, group).id, CLUSTER_TYPE)
-    return [render(lab, cluster) for cluster in found]
+    return [render(lab, cluster) for cluster in resources.list_resources(lab, subscription, group, CLUSTER_TYPE)]
 
 
 def _idle(lab, cluster):
@@ -226,11 +217,10 @@ def _update_cluster(lab, cluster, body):
         cluster.body["sku"] = body["sku"]
     # a PUT carries the whole resource: its tags replace the old ones (PATCH merges, see patch_cluster)
     cluster.body["tags"] = dict(body.get("tags") or {})
-    cluster.properties["provisioningState"] = "Updating"
-    lab.store.save(cluster)
+    operation = resources.begin(lab, cluster, "Updating", "cluster.update", {"counts": counts})
     for spec in new_pools:
         _create_pool(lab, cluster, spec)
-    return render(lab, cluster), lab.operations.start("cluster.update", cluster.id, cluster.body["location"], {"counts": counts})
+    return render(lab, cluster), operation
 
 
 def _deep_update(target, update):
@@ -246,13 +236,10 @@ def patch_cluster(lab, subscription, group, name, body):
     cluster = get_cluster(lab, subscription, group, name)
     _idle(lab, cluster)
     merge_tags(cluster.body, body)
-    cluster.properties["provisioningState"] = "Updating"
-    lab.store.save(cluster)
-    return render(lab, cluster), lab.operations.start("cluster.update", cluster.id, cluster.body["location"], {"counts": {}})
+    return render(lab, cluster), resources.begin(lab, cluster, "Updating", "cluster.update", {"counts": {}})
 
 
-@completion("cluster.create")
-@completion("cluster.update")
+@completion("cluster.create", "cluster.update")
 def _finish_cluster(lab, operation):
     cluster = lab.store.get(operation.resource_id)
     for pool in lab.store.children(cluster.id, POOL_TYPE):
@@ -275,18 +262,11 @@ def _scale_pool(lab, pool, count):
 
 def delete_cluster(lab, subscription, group, name):
     """Start deleting a cluster; None when it does not exist."""
-    resources.get_group(lab, subscription, group)
-    cluster = lab.store.get(resource_id(subscription, group, CLUSTER_TYPE, name))
-    if cluster is None:
-        return None
-    cluster.properties["provisioningState"] = "Deleting"
-    lab.store.save(cluster)
-    return lab.operations.start("cluster.delete", cluster.id, cluster.body["location"])
+    cluster = resources.find_resource(lab, subscription, group, CLUSTER_TYPE, name)
+    return resources.begin(lab, cluster, "Deleting", "cluster.delete") if cluster else None
 
 
-@completion("cluster.delete")
-def _finish_cluster_delete(lab, operation):
-    resources.remove_tree(lab, operation.resource_id)
+completion("cluster.delete", "agentPool.delete")(resources.remove_target)
 
 
 @resources.on_remove(CLUSTER_TYPE)
@@ -304,13 +284,10 @@ def power(lab, subscription, group, name, action):
     """Start stopping (``stop``) or starting (``start``) a cluster; returns the operation."""
     cluster = get_cluster(lab, subscription, group, name)
     _idle(lab, cluster)
-    cluster.properties["provisioningState"] = "Stopping" if action == "stop" else "Starting"
-    lab.store.save(cluster)
-    return lab.operations.start(f"cluster.{action}", cluster.id, cluster.body["location"])
+    return resources.begin(lab, cluster, "Stopping" if action == "stop" else "Starting", f"cluster.{action}")
 
 
-@completion("cluster.stop")
-@completion("cluster.start")
+@completion("cluster.stop", "cluster.start")
 def _finish_power(lab, operation):
     cluster = lab.store.get(operation.resource_id)
     running = operation.kind == "cluster.start"
@@ -407,11 +384,7 @@ def _placeholder_kubeconfig(cluster, group, role):
 # agent pools
 def get_pool(lab, subscription, group, name, pool_name):
     """One agent pool, or ResourceNotFound."""
-    cluster = get_cluster(lab, subscription, group, name)
-    pool = lab.store.get(f"{cluster.id}/agentPools/{pool_name}")
-    if pool is None:
-        raise resource_not_found(POOL_TYPE, f"{name}/{pool_name}", group)
-    return pool
+    return resources.get_child(lab, group, get_cluster(lab, subscription, group, name), name, POOL_TYPE, pool_name)
 
 
 def list_pools(lab, subscription, group, name):
@@ -432,15 +405,13 @@ def put_pool(lab, subscription, group, name, pool_name, body):
         raw["availabilityZones"] = [str(zone) for zone in raw["availabilityZones"]]
     _check_immutable(existing.properties, raw, IMMUTABLE_POOL_FIELDS, "properties")
     spec = _pool_spec(cluster.body["location"], {**existing.properties, **raw}, False)
-    existing.properties["provisioningState"] = "Updating"
     for key in ("mode", "nodeLabels", "nodeTaints", "maxPods"):
         existing.properties[key] = spec[key]
-    lab.store.save(existing)
-    return existing, lab.operations.start("agentPool.update", existing.id, cluster.body["location"], {"count": spec["count"]}), False
+    operation = resources.begin(lab, existing, "Updating", "agentPool.update", {"count": spec["count"]}, cluster.body["location"])
+    return existing, operation, False
 
 
-@completion("agentPool.create")
-@completion("agentPool.update")
+@completion("agentPool.create", "agentPool.update")
 def _finish_pool(lab, operation):
     pool = lab.store.get(operation.resource_id)
     if "count" in operation.params:
@@ -459,11 +430,4 @@ def delete_pool(lab, subscription, group, name, pool_name):
     others = [other for other in lab.store.children(cluster.id, POOL_TYPE) if other.id != pool.id and other.properties["mode"] == "System"]
     if pool.properties["mode"] == "System" and not others:
         raise ArmError(400, "OperationNotAllowed", "There has to be at least one system agent pool.")
-    pool.properties["provisioningState"] = "Deleting"
-    lab.store.save(pool)
-    return lab.operations.start("agentPool.delete", pool.id, cluster.body["location"])
-
-
-@completion("agentPool.delete")
-def _finish_pool_delete(lab, operation):
-    resources.remove_tree(lab, operation.resource_id)
+    return resources.begin(lab, pool, "Deleting", "agentPool.delete", location=cluster.body["location"])

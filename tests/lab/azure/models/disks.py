@@ -24,7 +24,7 @@ Mirrored behaviour:
 import re
 import time
 
-from ..arm import ArmError, invalid_parameter, merge_tags, new_guid, resource_id, resource_not_found, timestamp
+from ..arm import ArmError, invalid_parameter, merge_tags, new_guid, resource_id, timestamp
 from ..lro import completion
 from ..store import Resource
 from . import resources
@@ -46,35 +46,19 @@ ZONAL_ONLY = ("UltraSSD_LRS", "PremiumV2_LRS")
 INCREMENTAL_LIMIT, INCREMENTAL_WINDOW = 7, 300
 
 
-def _id(subscription, group, kind, name):
-    return resource_id(subscription, group, kind, name)
-
-
-def _get(lab, subscription, group, kind, name):
-    resources.get_group(lab, subscription, group)
-    resource = lab.store.get(_id(subscription, group, kind, name))
-    if resource is None:
-        raise resource_not_found(kind, name, group)
-    return resource
-
-
 def get_disk(lab, subscription, group, name):
     """One disk, or ResourceNotFound."""
-    return _get(lab, subscription, group, DISK_TYPE, name)
+    return resources.get_resource(lab, subscription, group, DISK_TYPE, name)
 
 
 def get_snapshot(lab, subscription, group, name):
     """One snapshot (with its current copy progress), or ResourceNotFound."""
-    return render_snapshot(_get(lab, subscription, group, SNAPSHOT_TYPE, name))
+    return render_snapshot(resources.get_resource(lab, subscription, group, SNAPSHOT_TYPE, name))
 
 
 def list_of(lab, subscription, group, kind):
     """Disks or snapshots of a resource group, or of the subscription when ``group`` is None."""
-    if group is None:
-        resources.check_subscription(lab, subscription)
-        found = lab.store.of_type(kind)
-    else:
-        found = lab.store.children(resources.get_group(lab, subscription, group).id, kind)
+    found = resources.list_resources(lab, subscription, group, kind)
     return [render_snapshot(item) if kind == SNAPSHOT_TYPE else item for item in found]
 
 
@@ -128,7 +112,7 @@ def _size_gb(properties, source, maximum):
 # disks
 def put_disk(lab, subscription, group, name, body):
     """Create or update a disk; returns (resource, operation)."""
-    existing = lab.store.get(_id(subscription, group, DISK_TYPE, name))
+    existing = lab.store.get(resource_id(subscription, group, DISK_TYPE, name))
     if existing:
         return update_disk(lab, existing, body, full=True)
     group_resource = resources.writable_group(lab, subscription, group)
@@ -162,7 +146,7 @@ def put_disk(lab, subscription, group, name, body):
     else:
         creation["sourceUniqueId"] = source.properties["uniqueId"]
         lab.disks.copy(source.internal["image"], unique_id, size * GIB)
-    rid = _id(subscription, group, DISK_TYPE, name)
+    rid = resource_id(subscription, group, DISK_TYPE, name)
     extra = {"sku": {"name": sku, "tier": tier}, "properties": {
         "creationData": creation, "diskSizeGB": size, "diskSizeBytes": size * GIB, "uniqueId": unique_id, "timeCreated": timestamp(),
         "provisioningState": "Creating", "diskState": "Unattached", "maxShares": max_shares,
@@ -200,9 +184,12 @@ def update_disk(lab, disk, body, full=False):
         _check_offline(disk, "Changing maxShares")
         changes["maxShares"] = int(shares)
     merge_tags(disk.body, body)
-    disk.properties["provisioningState"] = "Updating"
-    lab.store.save(disk)
-    return disk, lab.operations.start("disk.update", disk.id, disk.body["location"], {"changes": changes})
+    return disk, resources.begin(lab, disk, "Updating", "disk.update", {"changes": changes})
+
+
+def patch_disk(lab, subscription, group, name, body):
+    """PATCH of a disk; returns (resource, operation)."""
+    return update_disk(lab, get_disk(lab, subscription, group, name), body)
 
 
 def _attached_vm(disk):
@@ -241,11 +228,8 @@ def _check_resize(lab, disk, size):
                        "requires the virtual machine to be deallocated. Please stop (deallocate) the VM and retry the operation.")
 
 
-@completion("disk.create")
-def _finish_disk_create(lab, operation):
-    disk = lab.store.get(operation.resource_id)
-    disk.properties["provisioningState"] = "Succeeded"
-    lab.store.save(disk)
+completion("disk.create", "snapshot.create")(resources.succeed)
+completion("disk.delete", "snapshot.delete")(resources.remove_target)
 
 
 @completion("disk.update")
@@ -266,22 +250,17 @@ def _finish_disk_update(lab, operation):
 
 def delete_disk(lab, subscription, group, name):
     """Start deleting a disk; None when it does not exist."""
-    resources.get_group(lab, subscription, group)
-    disk = lab.store.get(_id(subscription, group, DISK_TYPE, name))
+    disk = resources.find_resource(lab, subscription, group, DISK_TYPE, name)
     if disk is None:
         return None
     if disk.body.get("managedBy") or disk.body.get("managedByExtended"):
         raise ArmError(409, "OperationNotAllowed", f"Disk {name} is attached to VM {disk.body.get('managedBy')}.")
-    _idle(lab, disk)
-    disk.properties["provisioningState"] = "Deleting"
-    lab.store.save(disk)
-    return lab.operations.start("disk.delete", disk.id, disk.body["location"])
+    return _delete(lab, disk, "disk.delete")
 
 
-@completion("disk.delete")
-@completion("snapshot.delete")
-def _finish_delete(lab, operation):
-    resources.remove_tree(lab, operation.resource_id)
+def _delete(lab, resource, kind):
+    _idle(lab, resource)
+    return resources.begin(lab, resource, "Deleting", kind)
 
 
 @resources.on_remove(DISK_TYPE)
@@ -332,14 +311,12 @@ def _family(lab, disk):
 
 def put_snapshot(lab, subscription, group, name, body):
     """Create a snapshot (or update its tags); returns (resource, operation)."""
-    rid = _id(subscription, group, SNAPSHOT_TYPE, name)
+    rid = resource_id(subscription, group, SNAPSHOT_TYPE, name)
     existing = lab.store.get(rid)
     if existing:
         _idle(lab, existing)
         merge_tags(existing.body, body)
-        existing.properties["provisioningState"] = "Updating"
-        lab.store.save(existing)
-        return render_snapshot(existing), lab.operations.start("snapshot.create", rid, existing.body["location"])
+        return render_snapshot(existing), resources.begin(lab, existing, "Updating", "snapshot.create")
     group_resource = resources.writable_group(lab, subscription, group)
     _check_name(name, SNAPSHOT_TYPE)
     location = resources.check_location(body.get("location"), SNAPSHOT_TYPE)
@@ -414,20 +391,13 @@ def render_snapshot(snapshot):
     return snapshot
 
 
-@completion("snapshot.create")
-def _finish_snapshot(lab, operation):
-    snapshot = lab.store.get(operation.resource_id)
-    snapshot.properties["provisioningState"] = "Succeeded"
-    lab.store.save(snapshot)
+def patch_snapshot(lab, subscription, group, name, body):
+    """PATCH of a snapshot (its tags); returns (resource, operation)."""
+    get_snapshot(lab, subscription, group, name)
+    return put_snapshot(lab, subscription, group, name, body)
 
 
 def delete_snapshot(lab, subscription, group, name):
     """Start deleting a snapshot; None when it does not exist."""
-    resources.get_group(lab, subscription, group)
-    snapshot = lab.store.get(_id(subscription, group, SNAPSHOT_TYPE, name))
-    if snapshot is None:
-        return None
-    _idle(lab, snapshot)
-    snapshot.properties["provisioningState"] = "Deleting"
-    lab.store.save(snapshot)
-    return lab.operations.start("snapshot.delete", snapshot.id, snapshot.body["location"])
+    snapshot = resources.find_resource(lab, subscription, group, SNAPSHOT_TYPE, name)
+    return _delete(lab, snapshot, "snapshot.delete") if snapshot else None

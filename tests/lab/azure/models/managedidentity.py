@@ -8,7 +8,7 @@ Mirrored behaviour:
   that issuer for an Entra token of the identity (workload identity).
 """
 
-from ..arm import ArmError, merge_tags, new_guid, resource_id, resource_not_found
+from ..arm import ArmError, merge_tags, new_guid, resource_id
 from ..store import Resource
 from . import authorization, resources
 
@@ -37,17 +37,12 @@ def put_identity(lab, subscription, group, name, body):
 
 def get_identity(lab, subscription, group, name):
     """One identity, or ResourceNotFound."""
-    resources.get_group(lab, subscription, group)
-    resource = lab.store.get(resource_id(subscription, group, IDENTITY_TYPE, name))
-    if resource is None:
-        raise resource_not_found(IDENTITY_TYPE, name, group)
-    return resource
+    return resources.get_resource(lab, subscription, group, IDENTITY_TYPE, name)
 
 
 def delete_identity(lab, subscription, group, name):
     """Remove an identity (and its federated credentials); returns whether it existed."""
-    resources.get_group(lab, subscription, group)
-    identity = lab.store.get(resource_id(subscription, group, IDENTITY_TYPE, name))
+    identity = resources.find_resource(lab, subscription, group, IDENTITY_TYPE, name)
     if identity:
         resources.remove_tree(lab, identity.id)
     return identity is not None

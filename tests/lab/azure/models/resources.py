@@ -15,7 +15,7 @@ Mirrored behaviour:
 
 import re
 
-from ..arm import GUID, ArmError, group_id, merge_tags, resource_group_not_found
+from ..arm import GUID, ArmError, group_id, merge_tags, resource_group_not_found, resource_id, resource_not_found
 from ..lro import completion
 from ..store import Resource
 
@@ -97,6 +97,56 @@ def get_group(lab, subscription, name):
     return group
 
 
+def find_resource(lab, subscription, group, resource_type, name):
+    """A top-level resource of an existing resource group, or None."""
+    get_group(lab, subscription, group)
+    return lab.store.get(resource_id(subscription, group, resource_type, name))
+
+
+def get_resource(lab, subscription, group, resource_type, name):
+    """A top-level resource of a resource group, or ResourceNotFound."""
+    resource = find_resource(lab, subscription, group, resource_type, name)
+    if resource is None:
+        raise resource_not_found(resource_type, name, group)
+    return resource
+
+
+def get_child(lab, group, parent, parent_name, resource_type, name):
+    """A child resource of ``parent`` (the last segment of its type names the collection), or ResourceNotFound."""
+    child = lab.store.get(f"{parent.id}/{resource_type.rsplit('/', 1)[1]}/{name}")
+    if child is None:
+        raise resource_not_found(resource_type, f"{parent_name}/{name}", group)
+    return child
+
+
+def list_resources(lab, subscription, group, resource_type):
+    """The resources of a type in a resource group, or in the subscription when ``group`` is None."""
+    if group is None:
+        check_subscription(lab, subscription)
+        return lab.store.of_type(resource_type)
+    return lab.store.children(get_group(lab, subscription, group).id, resource_type)
+
+
+def begin(lab, resource, state, kind, params=None, location=None):
+    """Put a resource in a transitional ``provisioningState`` and start the operation that ends it."""
+    resource.properties["provisioningState"] = state
+    lab.store.save(resource)
+    return lab.operations.start(kind, resource.id, location or resource.body["location"], params)
+
+
+def succeed(lab, operation):
+    """Completion step of operations whose only effect is their resource's ``provisioningState: Succeeded``."""
+    resource = lab.store.get(operation.resource_id)
+    resource.properties["provisioningState"] = "Succeeded"
+    lab.store.save(resource)
+
+
+@completion("resourceGroup.delete")
+def remove_target(lab, operation):
+    """Completion step of deletions: the resource and everything under it go."""
+    remove_tree(lab, operation.resource_id)
+
+
 def writable_group(lab, subscription, name):
     """A resource group new resources can be put in (it exists and is not being deleted)."""
     group = get_group(lab, subscription, name)
@@ -152,22 +202,13 @@ def delete_group(lab, subscription, name):
     """Start deleting a resource group; returns the operation, or None when it does not exist."""
     check_subscription(lab, subscription)
     group = lab.store.get(group_id(subscription, name))
-    if group is None:
-        return None
-    group.properties["provisioningState"] = "Deleting"
-    lab.store.save(group)
-    return lab.operations.start("resourceGroup.delete", group.id, "global")
+    return begin(lab, group, "Deleting", "resourceGroup.delete", location="global") if group else None
 
 
-@completion("resourceGroup.delete")
-def _finish_group_delete(lab, operation):
-    remove_tree(lab, operation.resource_id)
-
-
-def remove_tree(lab, resource_id):
+def remove_tree(lab, rid):
     """Remove a resource and everything under its id, running each type's clean-up step."""
-    resource = lab.store.get(resource_id)
-    for child in lab.store.under(resource_id):
+    resource = lab.store.get(rid)
+    for child in lab.store.under(rid):
         _remove(lab, child)
     if resource:
         _remove(lab, resource)
@@ -196,8 +237,8 @@ def provider_body(lab, namespace):
             "registrationState": "Registered", "registrationPolicy": "RegistrationRequired", "resourceTypes": []}
 
 
-def tracked(resource_id, resource_type, name, location, body, extra=None):
+def tracked(rid, resource_type, name, location, body, extra=None):
     """The common body of a tracked resource created from a request ``body``."""
-    result = {"id": resource_id, "name": name, "type": resource_type, "location": location, "tags": dict(body.get("tags") or {})}
+    result = {"id": rid, "name": name, "type": resource_type, "location": location, "tags": dict(body.get("tags") or {})}
     result.update(extra or {})
     return result

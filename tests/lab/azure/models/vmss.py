@@ -18,7 +18,8 @@ Mirrored behaviour:
 - removing a VM (scale-in, deletion) detaches its disks.
 """
 
-from ..arm import ArmError, invalid_parameter, new_guid, resource_id, resource_not_found, timestamp
+from ...aks_names import node_name
+from ..arm import ArmError, invalid_parameter, new_guid, resource_id, timestamp
 from ..lro import completion
 from ..store import Resource
 from . import disks, resources
@@ -48,17 +49,6 @@ POWER_DISPLAY = {"running": "VM running", "deallocating": "VM deallocating", "de
 def attach_limit(vm_size):
     """Data disks a VM size can hold."""
     return ATTACH_LIMITS.get(vm_size.lower(), DEFAULT_ATTACH_LIMIT)
-
-
-def to_base36(number):
-    """Base 36 as AKS writes instance ids in node names."""
-    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
-    text = ""
-    while True:
-        number, remainder = divmod(number, 36)
-        text = digits[remainder] + text
-        if not number:
-            return text
 
 
 # scale sets (created by the AKS model)
@@ -108,7 +98,7 @@ def _add_instance(lab, scale_set, zones, power):
         "properties": {
             "latestModelApplied": True, "vmId": new_guid(), "provisioningState": "Succeeded", "timeCreated": timestamp(),
             "hardwareProfile": {"vmSize": scale_set.body["sku"]["name"]},
-            "osProfile": {"computerName": f"{name}{to_base36(number).rjust(6, '0')}", "adminUsername": "azureuser"},
+            "osProfile": {"computerName": node_name(name, number), "adminUsername": "azureuser"},
             "storageProfile": {"osDisk": {"name": f"{name}_{instance_id}_OsDisk_1_{new_guid().replace('-', '')}", "osType": "Linux",
                                           "createOption": "FromImage", "caching": "ReadOnly", "diskSizeGB": 128,
                                           "managedDisk": {"storageAccountType": "Premium_LRS"}},
@@ -131,11 +121,7 @@ def _release_disks(lab, vm):
 
 def get_scale_set(lab, subscription, group, name):
     """One scale set, or ResourceNotFound."""
-    resources.get_group(lab, subscription, group)
-    scale_set = lab.store.get(resource_id(subscription, group, VMSS_TYPE, name))
-    if scale_set is None:
-        raise resource_not_found(VMSS_TYPE, name, group)
-    return scale_set
+    return resources.get_resource(lab, subscription, group, VMSS_TYPE, name)
 
 
 def list_scale_sets(lab, subscription, group):
@@ -151,11 +137,7 @@ def list_vms(lab, subscription, group, name, expand=False):
 
 def get_vm(lab, subscription, group, name, instance_id):
     """One instance, or ResourceNotFound."""
-    scale_set = get_scale_set(lab, subscription, group, name)
-    vm = lab.store.get(f"{scale_set.id}/virtualMachines/{instance_id}")
-    if vm is None:
-        raise resource_not_found(VM_TYPE, f"{name}/{instance_id}", group)
-    return vm
+    return resources.get_child(lab, group, get_scale_set(lab, subscription, group, name), name, VM_TYPE, instance_id)
 
 
 def instance_view(vm):
@@ -220,10 +202,7 @@ def set_power(lab, vm, power):
             disks.set_allocated(lab, disk, power != "deallocated")
 
 
-@completion("vm.deallocate")
-@completion("vm.start")
-@completion("vm.powerOff")
-@completion("vm.restart")
+@completion(*(f"vm.{action}" for action in POWER_ACTIONS))
 def _finish_power(lab, operation):
     final = POWER_ACTIONS[operation.params["action"]][1]
     for vm_id in operation.params["vms"]:
@@ -347,9 +326,7 @@ def _attachable(lab, vm, request):
     return disk
 
 
-@completion("vm.attach")
-@completion("vm.detach")
-@completion("vm.update")
+@completion("vm.attach", "vm.detach", "vm.update")
 def _finish_update(lab, operation):
     vm = lab.store.get(operation.resource_id)
     detaching = {disk_id.lower() for disk_id in operation.params["detach"]}

@@ -1,17 +1,22 @@
 """Routes of Microsoft.Authorization (role definitions and assignments at any scope) and Microsoft.ManagedIdentity."""
 
-from ..arm import Reply, Route, page
+from ..arm import Reply, Route, page, put_reply
 from ..models import authorization, managedidentity
 
 ASSIGNMENTS = "{scope:path}/providers/Microsoft.Authorization/roleAssignments"
 DEFINITIONS = "{scope:path}/providers/Microsoft.Authorization/roleDefinitions"
 IDENTITY = "/subscriptions/{subscription}/resourceGroups/{group}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name}"
+FEDERATED = IDENTITY + "/federatedIdentityCredentials/{credential}"
+
+
+def _deleted(existed):
+    """A synchronous DELETE's answer: 200 when it removed the resource, 204 when there was none."""
+    return Reply(200 if existed else 204)
 
 
 def _put_assignment(lab, request):
-    assignment, created = authorization.put_assignment(lab, request.params["scope"], request.params["name"], request.body,
-                                                       request.principal.get("oid"))
-    return Reply(201 if created else 200, assignment.body)
+    return put_reply(*authorization.put_assignment(lab, request.params["scope"], request.params["name"], request.body,
+                                                   request.principal.get("oid")))
 
 
 def _get_assignment(lab, request):
@@ -36,33 +41,23 @@ def _list_definitions(lab, request):
 
 
 def _put_identity(lab, request):
-    params = request.params
-    identity, created = managedidentity.put_identity(lab, params["subscription"], params["group"], params["name"], request.body)
-    return Reply(201 if created else 200, identity.body)
+    return put_reply(*managedidentity.put_identity(lab, *request.names, request.body))
 
 
 def _get_identity(lab, request):
-    params = request.params
-    return Reply(200, managedidentity.get_identity(lab, params["subscription"], params["group"], params["name"]).body)
+    return Reply(200, managedidentity.get_identity(lab, *request.names).body)
 
 
 def _delete_identity(lab, request):
-    params = request.params
-    existed = managedidentity.delete_identity(lab, params["subscription"], params["group"], params["name"])
-    return Reply(200 if existed else 204)
+    return _deleted(managedidentity.delete_identity(lab, *request.names))
 
 
 def _put_federated(lab, request):
-    params = request.params
-    credential, created = managedidentity.put_federated_credential(lab, params["subscription"], params["group"], params["name"],
-                                                                   params["credential"], request.body)
-    return Reply(201 if created else 200, credential.body)
+    return put_reply(*managedidentity.put_federated_credential(lab, *request.names, request.params["credential"], request.body))
 
 
 def _delete_federated(lab, request):
-    params = request.params
-    existed = managedidentity.delete_federated_credential(lab, params["subscription"], params["group"], params["name"], params["credential"])
-    return Reply(200 if existed else 204)
+    return _deleted(managedidentity.delete_federated_credential(lab, *request.names, request.params["credential"]))
 
 
 ROUTES = [
@@ -75,6 +70,6 @@ ROUTES = [
     Route("PUT", IDENTITY, _put_identity),
     Route("GET", IDENTITY, _get_identity),
     Route("DELETE", IDENTITY, _delete_identity),
-    Route("PUT", IDENTITY + "/federatedIdentityCredentials/{credential}", _put_federated),
-    Route("DELETE", IDENTITY + "/federatedIdentityCredentials/{credential}", _delete_federated),
+    Route("PUT", FEDERATED, _put_federated),
+    Route("DELETE", FEDERATED, _delete_federated),
 ]

@@ -38,6 +38,11 @@ def accepted(lab, request, operation, status=202, body=None, headers=(ASYNC_OPER
     return Reply(status, body, {name: links[name] for name in headers} | poll_headers(lab, operation.kind))
 
 
+def deleting(lab, request, operation):
+    """A DELETE's answer: 202 with polling headers, or 204 when there was nothing to delete (no operation)."""
+    return accepted(lab, request, operation) if operation else Reply(204)
+
+
 def _status(lab, request):
     """GET of an operation status resource (the Azure-AsyncOperation URL)."""
     operation = lab.operations.get(request.params["operation"])

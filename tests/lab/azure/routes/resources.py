@@ -1,34 +1,23 @@
 """Routes of Microsoft.Resources: subscriptions, locations, providers, resource groups."""
 
-from ..arm import Reply, Route, page, resource_group_not_found
+from ..arm import Reply, Route, page, put_reply, resource_group_not_found
 from ..models import resources
-from .operations import accepted
+from .operations import LOCATION, accepted
 
-GROUP = "/subscriptions/{subscription}/resourcegroups/{group}"
-
-
-def _list_subscriptions(lab, _request):
-    return page([resources.subscription_body(lab)])
+SUBSCRIPTION = "/subscriptions/{subscription}"
+GROUP = SUBSCRIPTION + "/resourcegroups/{group}"
 
 
-def _get_subscription(lab, request):
-    resources.check_subscription(lab, request.params["subscription"])
-    return Reply(200, resources.subscription_body(lab))
-
-
-def _locations(lab, request):
-    resources.check_subscription(lab, request.params["subscription"])
-    return page(resources.location_bodies(lab))
-
-
-def _provider(lab, request):
-    resources.check_subscription(lab, request.params["subscription"])
-    return Reply(200, resources.provider_body(lab, request.params["namespace"]))
+def _checked(answer):
+    """A handler that answers ``answer(lab, request)`` for the lab subscription only."""
+    def handler(lab, request):
+        resources.check_subscription(lab, request.params["subscription"])
+        return answer(lab, request)
+    return handler
 
 
 def _put_group(lab, request):
-    group, created = resources.put_group(lab, request.params["subscription"], request.params["group"], request.body)
-    return Reply(201 if created else 200, group.body)
+    return put_reply(*resources.put_group(lab, request.params["subscription"], request.params["group"], request.body))
 
 
 def _get_group(lab, request):
@@ -43,7 +32,7 @@ def _delete_group(lab, request):
     operation = resources.delete_group(lab, request.params["subscription"], request.params["group"])
     if operation is None:
         raise resource_group_not_found(request.params["group"])
-    return accepted(lab, request, operation, headers=("Location",))
+    return accepted(lab, request, operation, headers=(LOCATION,))
 
 
 def _list_groups(lab, request):
@@ -55,11 +44,12 @@ def _group_resources(lab, request):
 
 
 ROUTES = [
-    Route("GET", "/subscriptions", _list_subscriptions),
-    Route("GET", "/subscriptions/{subscription}", _get_subscription),
-    Route("GET", "/subscriptions/{subscription}/locations", _locations),
-    Route("GET", "/subscriptions/{subscription}/providers/{namespace}", _provider),
-    Route("GET", "/subscriptions/{subscription}/resourcegroups", _list_groups),
+    Route("GET", "/subscriptions", lambda lab, _request: page([resources.subscription_body(lab)])),
+    Route("GET", SUBSCRIPTION, _checked(lambda lab, _request: Reply(200, resources.subscription_body(lab)))),
+    Route("GET", SUBSCRIPTION + "/locations", _checked(lambda lab, _request: page(resources.location_bodies(lab)))),
+    Route("GET", SUBSCRIPTION + "/providers/{namespace}",
+          _checked(lambda lab, request: Reply(200, resources.provider_body(lab, request.params["namespace"])))),
+    Route("GET", SUBSCRIPTION + "/resourcegroups", _list_groups),
     Route("PUT", GROUP, _put_group),
     Route("GET", GROUP, _get_group),
     Route("PATCH", GROUP, _patch_group),

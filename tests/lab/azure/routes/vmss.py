@@ -2,9 +2,10 @@
 
 from ..arm import Reply, Route, page
 from ..models import vmss
-from .operations import accepted
+from .operations import ASYNC_OPERATION, accepted
 
-SCALE_SET = "/subscriptions/{subscription}/resourceGroups/{group}/providers/Microsoft.Compute/virtualMachineScaleSets/{name}"
+SCALE_SETS = "/subscriptions/{subscription}/resourceGroups/{group}/providers/Microsoft.Compute/virtualMachineScaleSets"
+SCALE_SET = SCALE_SETS + "/{name}"
 VM = SCALE_SET + "/virtualMachines/{instance}"
 
 
@@ -13,36 +14,21 @@ def _expand(request):
 
 
 def _vm(lab, request):
-    params = request.params
-    return vmss.get_vm(lab, params["subscription"], params["group"], params["name"], params["instance"])
-
-
-def _get_scale_set(lab, request):
-    params = request.params
-    return Reply(200, vmss.get_scale_set(lab, params["subscription"], params["group"], params["name"]).body)
+    return vmss.get_vm(lab, *request.names, request.params["instance"])
 
 
 def _list_scale_sets(lab, request):
-    return page([item.body for item in vmss.list_scale_sets(lab, request.params["subscription"], request.params["group"])])
+    return page([scale_set.body for scale_set in vmss.list_scale_sets(lab, request.params["subscription"], request.params["group"])])
 
 
 def _list_vms(lab, request):
-    params = request.params
-    return page([vm.body for vm in vmss.list_vms(lab, params["subscription"], params["group"], params["name"], _expand(request))])
-
-
-def _get_vm(lab, request):
-    return Reply(200, vmss.render_vm(_vm(lab, request), _expand(request)).body)
-
-
-def _instance_view(lab, request):
-    return Reply(200, vmss.instance_view(_vm(lab, request)))
+    return page([vm.body for vm in vmss.list_vms(lab, *request.names, _expand(request))])
 
 
 def _update_vm(lab, request):
     vm = _vm(lab, request)
     operation = vmss.update_vm(lab, vm, request.body)
-    return accepted(lab, request, operation, 200, lab.store.get(vm.id).body, headers=("Azure-AsyncOperation",))
+    return accepted(lab, request, operation, 200, lab.store.get(vm.id).body, headers=(ASYNC_OPERATION,))
 
 
 def _attach_detach(lab, request):
@@ -52,28 +38,25 @@ def _attach_detach(lab, request):
 def _vm_action(action):
     def handler(lab, request):
         vm = _vm(lab, request)
-        scale_set = lab.store.get(vm.parent)
-        return accepted(lab, request, vmss.power_action(lab, scale_set, [vm], action))
+        return accepted(lab, request, vmss.power_action(lab, lab.store.get(vm.parent), [vm], action))
     return handler
 
 
 def _scale_set_action(action):
     def handler(lab, request):
-        params = request.params
-        scale_set = vmss.get_scale_set(lab, params["subscription"], params["group"], params["name"])
-        targets = vmss.scale_set_action_targets(lab, scale_set, request.body)
-        return accepted(lab, request, vmss.power_action(lab, scale_set, targets, action))
+        scale_set = vmss.get_scale_set(lab, *request.names)
+        return accepted(lab, request, vmss.power_action(lab, scale_set, vmss.scale_set_action_targets(lab, scale_set, request.body), action))
     return handler
 
 
 ROUTES = [
-    Route("GET", "/subscriptions/{subscription}/resourceGroups/{group}/providers/Microsoft.Compute/virtualMachineScaleSets", _list_scale_sets),
-    Route("GET", SCALE_SET, _get_scale_set),
+    Route("GET", SCALE_SETS, _list_scale_sets),
+    Route("GET", SCALE_SET, lambda lab, request: Reply(200, vmss.get_scale_set(lab, *request.names).body)),
     Route("GET", SCALE_SET + "/virtualMachines", _list_vms),
-    Route("GET", VM, _get_vm),
+    Route("GET", VM, lambda lab, request: Reply(200, vmss.render_vm(_vm(lab, request), _expand(request)).body)),
     Route("PUT", VM, _update_vm),
     Route("PATCH", VM, _update_vm),
-    Route("GET", VM + "/instanceView", _instance_view),
+    Route("GET", VM + "/instanceView", lambda lab, request: Reply(200, vmss.instance_view(_vm(lab, request)))),
     Route("POST", VM + "/attachDetachDataDisks", _attach_detach),
 ] + [Route("POST", f"{VM}/{action}", _vm_action(action)) for action in vmss.POWER_ACTIONS] + [
     Route("POST", f"{SCALE_SET}/{action}", _scale_set_action(action)) for action in vmss.POWER_ACTIONS]

@@ -6,6 +6,7 @@ import sys
 
 import pytest
 
+from lab import aks_names
 from lab.csi import config, nodes, params, servicer
 
 from .conftest import TESTS_ROOT
@@ -18,9 +19,9 @@ ENV = {"AZURE_TENANT_ID": "t", "AZURE_CLIENT_ID": "c", "AZURE_SECRET": "s", "AZU
 
 def test_node_names():
     """AKS node name <-> scale set and base-36 instance id, both ways."""
-    assert nodes.vm_of_node("aks-nodepool1-12345678-vmss00000a") == ("aks-nodepool1-12345678-vmss", "10")
-    assert nodes.vm_of_node("AKS-POOL-12345678-VMSS0000ZZ") == ("aks-pool-12345678-vmss", str(35 * 36 + 35))
-    assert nodes.vm_of_node("fake-node-id-1234") is None and nodes.vm_of_node("") is None
+    assert aks_names.vm_of_node("aks-nodepool1-12345678-vmss00000a") == ("aks-nodepool1-12345678-vmss", "10")
+    assert aks_names.vm_of_node("AKS-POOL-12345678-VMSS0000ZZ") == ("aks-pool-12345678-vmss", str(35 * 36 + 35))
+    assert aks_names.vm_of_node("fake-node-id-1234") is None and aks_names.vm_of_node("") is None
     vmss = "/subscriptions/s/resourceGroups/mc/providers/Microsoft.Compute/virtualMachineScaleSets/aks-nodepool1-12345678-vmss"
     assert nodes.node_of_vm(f"{vmss}/virtualMachines/10") == "aks-nodepool1-12345678-vmss00000a"
     assert nodes.node_of_vm(f"{vmss}/virtualMachines/aks-nodepool1-12345678-vmss_36") == "aks-nodepool1-12345678-vmss000010"
