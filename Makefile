@@ -68,6 +68,7 @@ bench: setup
 	@mkdir -p bench/results
 	@PYTHONPATH=tests $(PY) bench/arm_emulator.py
 
-# The whole story (playbooks/demo.yml) against a lab of its own (DEMO_LAB_DIR, default .lab/demo), stopped at the end.
+# The whole story (tests/demo/demo.yml: the collection's playbooks in order, with the lab-only plays between them)
+# against a lab of its own (DEMO_LAB_DIR, default .lab/demo), stopped at the end.
 demo: lab-setup
 	@scripts/demo.sh
