@@ -12,17 +12,20 @@ PROVIDER_ID = re.compile(r"azure:///subscriptions/(?P<subscription>[^/]+)/resour
 POWER_ACTIONS = ("deallocate", "start", "power_off", "restart")
 
 
-def compute_client(exports: dict, subscription: str):
-    """A ComputeManagementClient for the lab's service principal, as a custom-cloud user builds it."""
-    # pylint: disable=import-outside-toplevel  # only these verbs need the SDK (slow to import)
-    from azure.identity import ClientSecretCredential
-    from azure.mgmt.compute import ComputeManagementClient
+def sdk_client(client_class, exports: dict, subscription: str = ""):
+    """An Azure SDK management client of the lab's service principal, built as a custom-cloud user builds it."""
+    from azure.identity import ClientSecretCredential  # pylint: disable=import-outside-toplevel  # slow to import, for these verbs only
 
     base, verify = exports["AZURE_CLOUD_ENVIRONMENT"], exports["REQUESTS_CA_BUNDLE"]
     credential = ClientSecretCredential(exports["AZURE_TENANT_ID"], exports["AZURE_CLIENT_ID"], exports["AZURE_CLIENT_SECRET"],
                                         authority=exports["AZURE_AUTHORITY_HOST"], disable_instance_discovery=True, connection_verify=verify)
-    return ComputeManagementClient(credential, subscription, base_url=base, credential_scopes=[base + "/.default"],
-                                   connection_verify=verify, polling_interval=1)
+    return client_class(credential, subscription or exports["AZURE_SUBSCRIPTION_ID"], base_url=base, credential_scopes=[base + "/.default"],
+                        connection_verify=verify, polling_interval=1)
+
+
+def _compute(exports, subscription=""):
+    from azure.mgmt.compute import ComputeManagementClient  # pylint: disable=import-outside-toplevel  # slow to import
+    return sdk_client(ComputeManagementClient, exports, subscription)
 
 
 def power(lab, arguments):
@@ -30,19 +33,18 @@ def power(lab, arguments):
     found = PROVIDER_ID.match(arguments.provider_id)
     if not found:
         raise SystemExit(f"lab: not a scale-set providerID: {arguments.provider_id}")
-    vms = compute_client(lab.exports(), found["subscription"]).virtual_machine_scale_set_vms
+    vms = _compute(lab.exports(), found["subscription"]).virtual_machine_scale_set_vms
     getattr(vms, "begin_" + arguments.action)(found["group"], found["vmss"], found["instance"]).result()
     print(json.dumps({"action": arguments.action, "vm": arguments.provider_id}))
 
 
 def create_disk(lab, arguments):
     """Create an empty managed disk; print its id."""
-    exports = lab.exports()
     body = {"location": arguments.location, "sku": {"name": arguments.sku},
             "properties": {"creationData": {"createOption": "Empty"}, "diskSizeGB": arguments.size}}
     if arguments.zone:
         body["zones"] = [arguments.zone]
-    disks = compute_client(exports, exports["AZURE_SUBSCRIPTION_ID"]).disks
+    disks = _compute(lab.exports()).disks
     print(disks.begin_create_or_update(arguments.group, arguments.name, body).result().id)
 
 

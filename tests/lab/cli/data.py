@@ -9,14 +9,16 @@ import datetime
 import json
 import sys
 
-from ..kube import controlplane
-
 
 def claim_text(lab, claim: str) -> str:
     """The text on the disk behind a PVC (``NAMESPACE/NAME``; the namespace defaults to ``default``)."""
     namespace, _slash, name = claim.rpartition("/")
     namespace = namespace or "default"
-    from kubernetes import client  # pylint: disable=import-outside-toplevel  # only this verb needs it (slow to import)
+    # pylint: disable=import-outside-toplevel  # the Kubernetes client is slow to import and only these verbs need it
+    from kubernetes import client
+
+    from ..kube import controlplane
+
     core = client.CoreV1Api(controlplane.api_client(lab.exports()["KUBECONFIG"]))
     pvc = core.read_namespaced_persistent_volume_claim(name, namespace)
     if not pvc.spec.volume_name:
@@ -30,7 +32,11 @@ def _stamp(line):
 
 
 def report(text: str, since: int = 1) -> dict:
-    """``{"lines", "first", "last", "max_gap", "gap_at"}``: the longest pause (seconds, 0.1) between two lines from line ``since`` on, and the line before it."""
+    """``{"lines", "first", "last", "max_gap", "gap_at"}`` of the writer's text.
+
+    ``max_gap`` is the longest pause (seconds, rounded to 0.1) between two consecutive lines from
+    line ``since`` on (1-based), ``gap_at`` the line before it.
+    """
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     window = lines[max(since - 1, 0):]
     gap, gap_at = 0.0, None

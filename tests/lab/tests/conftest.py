@@ -5,26 +5,39 @@ LAB_DIR, and clients for both sides. The lab's Kubernetes binaries must have bee
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
-from azure.identity import ClientSecretCredential
 from azure.mgmt.compute import ComputeManagementClient
 from azure.mgmt.containerservice import ContainerServiceClient
 from azure.mgmt.resource.resources import ResourceManagementClient
 from kubernetes import client, config
 
+from lab.cli.compute import sdk_client
 from lab.cli.labdir import read_exports
 
 TESTS = Path(__file__).resolve().parents[2]
 
 
-def lab_cli(lab_dir: Path, *args: str) -> str:
-    """Run ``python -m lab ...`` against this test session's lab; its output, or a failure with it."""
-    result = subprocess.run([sys.executable, "-m", "lab", *args], env=dict(os.environ, LAB_DIR=str(lab_dir), PYTHONPATH=str(TESTS)),
+def lab_cli(lab_dir: Path, *args: str, **environment: str) -> str:
+    """Run ``python -m lab ...`` (with more ``environment``) against the lab in ``lab_dir``; its output, or a failure with it."""
+    result = subprocess.run([sys.executable, "-m", "lab", *args], env=dict(os.environ, LAB_DIR=str(lab_dir), PYTHONPATH=str(TESTS), **environment),
                             capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, f"python -m lab {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
     return result.stdout
+
+
+def wait_for(check, timeout, what, interval=0.25, seen=None):
+    """Poll ``check`` until it returns something truthy; fail naming ``what`` (and ``seen()``, what was there) after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout} s waiting for {what}" + (f"; saw {seen()}" if seen else ""))
+        time.sleep(interval)
 
 
 @pytest.fixture(scope="session")
@@ -41,17 +54,8 @@ def lab_env(tmp_path_factory):
 @pytest.fixture(scope="session")
 def azure(lab_env):
     """Resource, AKS and compute clients of the lab subscription, built as a custom-cloud user builds them."""
-    credential = ClientSecretCredential(lab_env["AZURE_TENANT_ID"], lab_env["AZURE_CLIENT_ID"], lab_env["AZURE_CLIENT_SECRET"],
-                                        authority=lab_env["AZURE_AUTHORITY_HOST"], disable_instance_discovery=True,
-                                        connection_verify=lab_env["REQUESTS_CA_BUNDLE"])
-    options = {"base_url": lab_env["AZURE_CLOUD_ENVIRONMENT"], "credential_scopes": [lab_env["AZURE_CLOUD_ENVIRONMENT"] + "/.default"],
-               "connection_verify": lab_env["REQUESTS_CA_BUNDLE"]}
-    subscription = lab_env["AZURE_SUBSCRIPTION_ID"]
-    return {
-        "resources": ResourceManagementClient(credential, subscription, **options),
-        "aks": ContainerServiceClient(credential, subscription, **options),
-        "compute": ComputeManagementClient(credential, subscription, **options),
-    }
+    return {"resources": sdk_client(ResourceManagementClient, lab_env), "aks": sdk_client(ContainerServiceClient, lab_env),
+            "compute": sdk_client(ComputeManagementClient, lab_env)}
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,7 @@ import pytest
 from kubernetes.client.exceptions import ApiException
 
 from lab.admin_client import AdminClient
+from lab.tests.conftest import wait_for
 
 GROUP = "kubedisk"
 CLUSTER = "kubedisk"
@@ -25,18 +26,6 @@ ZONE = "topology.kubernetes.io/zone"
 APP = {"app": "nginx"}
 WRITER = {"lab.kubedisk.io/writer": "true"}
 OUT_OF_SERVICE = {"key": "node.kubernetes.io/out-of-service", "value": "nodeshutdown", "effect": "NoExecute"}
-
-
-def wait_for(check, timeout, what, interval=0.25, seen=None):
-    """Poll ``check`` until it returns something truthy; fail naming ``what`` (and ``seen()``, what was there) after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}" + (f"; saw {seen()}" if seen else ""))
-        time.sleep(interval)
 
 
 def admin(lab_env):

@@ -7,26 +7,15 @@ the certificate and port tests run everywhere.
 from __future__ import annotations
 
 import os
-import time
 
 import pytest
 
 from lab import processes
 from lab.kube import controlplane as cp
+from lab.tests.conftest import wait_for
 
 MISSING = cp.missing_binaries()
 needs_binaries = pytest.mark.skipif(bool(MISSING), reason=f"lab Kubernetes binaries not built ({', '.join(MISSING)}); run tests/lab/kube/build.sh")
-
-
-def _wait(what, check, timeout=60):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.5)
 
 
 def _node(name):
@@ -111,12 +100,12 @@ def test_start_node_pod_stop(tmp_path):
         api = cp.api_client(info["kubeconfig"])
         core = kclient.CoreV1Api(api)
         core.create_node(_node("kwok-node-0"))
-        _wait("node Ready", lambda: _node_ready(core, "kwok-node-0"))
+        wait_for(lambda: _node_ready(core, "kwok-node-0"), 60, "node Ready")
         core.create_namespaced_pod("default", _pod("app-0", "kwok-node-0"))
-        pod = _wait("pod Running and Ready", lambda: _pod_running(core, "app-0"))
+        pod = wait_for(lambda: _pod_running(core, "app-0"), 60, "pod Running and Ready")
         assert pod.spec.node_name == "kwok-node-0" and pod.status.pod_ip
         core.delete_namespaced_pod("app-0", "default")
-        _wait("pod deleted", lambda: _pod_gone(core, "app-0"))
+        wait_for(lambda: _pod_gone(core, "app-0"), 60, "pod deleted")
         crds = {c.metadata.name for c in kclient.ApiextensionsV1Api(api).list_custom_resource_definition().items}
         assert "volumesnapshots.snapshot.storage.k8s.io" in crds
         api.close()
@@ -129,7 +118,7 @@ def test_start_node_pod_stop(tmp_path):
         api = cp.api_client(info["kubeconfig"])
         core = kclient.CoreV1Api(api)
         assert core.read_node("kwok-node-0").metadata.name == "kwok-node-0"
-        _wait("node Ready after restart", lambda: _node_ready(core, "kwok-node-0"))
+        wait_for(lambda: _node_ready(core, "kwok-node-0"), 60, "node Ready after restart")
         api.close()
     finally:
         cp.stop(state, keep_state=False)
