@@ -11,13 +11,11 @@ recycled pid is never hit) and checks that their ports are free again.
 
 from __future__ import annotations
 
-import argparse
 import base64
 import json
 import os
 import shutil
 import ssl
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -533,31 +531,3 @@ def stop(state_dir, keep_state: bool = False, grace: float = 10, log=print) -> d
         raise ControlPlaneError("ports still bound after stop (not by processes this lab started?): " + ", ".join(busy))
     log(f"kube control plane stopped ({len(running)} processes, {'state kept' if keep_state else 'etcd data deleted'})")
     return {"stopped": [e["name"] for e in running], "ports": run.get("ports", {}), "kept": keep_state}
-
-
-def main(argv=None) -> int:
-    """By-hand use: python -m lab.kube.controlplane start|stop|status [--state-dir DIR] [--keep]."""
-    parser = argparse.ArgumentParser(prog="python -m lab.kube.controlplane", description=__doc__.split("\n", 1)[0])
-    parser.add_argument("action", choices=("start", "stop", "status", "paths"))
-    parser.add_argument("--state-dir", default=os.path.join(".lab", "kube"), help="state folder (default .lab/kube)")
-    parser.add_argument("--keep", action="store_true", help="stop: keep the etcd data for the next start")
-    parser.add_argument("--port", action="append", default=[], metavar="NAME=PORT", help="override a port (" + ", ".join(PORT_NAMES) + ")")
-    args = parser.parse_args(argv)
-    try:
-        if args.action == "start":
-            ports = dict((k, int(v)) for k, v in (p.split("=", 1) for p in args.port))
-            start(args.state_dir, ports=ports)
-        elif args.action == "stop":
-            stop(args.state_dir, keep_state=args.keep)
-        elif args.action == "status":
-            print(json.dumps(status(args.state_dir), indent=2))
-        else:
-            print(json.dumps(dict((k, str(v)) for k, v in paths().items()), indent=2))
-    except ControlPlaneError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
