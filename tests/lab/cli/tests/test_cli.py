@@ -19,8 +19,8 @@ from lab.tests.conftest import lab_cli
 
 def test_report_reads_downtime_from_the_lines():
     """The longest pause between two lines (from line N on) and the line before it, as a step's downtime is read."""
-    text = "".join(f"2026-01-01T00:00:{second}Z default/web-0 node\n" for second in ("00.000000", "01.000000", "05.000000", "06.000000",
-                                                                                 "10.250000", "11.000000"))
+    seconds = ("00.000000", "01.000000", "05.000000", "06.000000", "10.250000", "11.000000")
+    text = "".join(f"2026-01-01T00:00:{second}Z default/web-0 node\n" for second in seconds)
     assert report(text) == {"lines": 6, "first": "2026-01-01T00:00:00.000000Z default/web-0 node",
                             "last": "2026-01-01T00:00:11.000000Z default/web-0 node", "max_gap": 4.2,
                             "gap_at": "2026-01-01T00:00:06.000000Z default/web-0 node"}
