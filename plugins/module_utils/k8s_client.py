@@ -48,6 +48,10 @@ class K8sError(Exception):
     """A Kubernetes API call failed; the message names the call and the API's reason."""
 
 
+class K8sConflict(K8sError):
+    """A write carried a ``resourceVersion`` the object no longer has (HTTP 409): someone else changed it first."""
+
+
 def kubeconfig_secrets(kubeconfig):
     """The credential strings found anywhere in a kubeconfig given as a dict (users' tokens, keys, passwords)."""
     found = set()
@@ -134,13 +138,20 @@ class Kube(object):
             raise K8sError("listing %s: %s" % (kind, _reason(exc)))
         return found.get("items") or []
 
-    def patch(self, kind, name, body, namespace=None, api_version="v1"):
-        """A JSON merge patch (a None value removes the key)."""
+    def patch(self, kind, name, body, namespace=None, api_version="v1", resource_version=None):
+        """A JSON merge patch (a None value removes the key).
+
+        With ``resource_version`` the API applies it only to that version of the object (optimistic locking) and
+        raises ``K8sConflict`` when the object changed since it was read.
+        """
+        if resource_version is not None:
+            body = dict(body, metadata=dict(body.get("metadata") or {}, resourceVersion=resource_version))
         try:
             return _as_dict(self.client.patch(self._resource(kind, api_version), body, name=name, namespace=namespace,
                                               content_type="application/merge-patch+json"))
         except Exception as exc:
-            raise K8sError("patching %s %s: %s" % (kind, _path(namespace, name), _reason(exc)))
+            error = K8sConflict if getattr(exc, "status", None) == 409 else K8sError
+            raise error("patching %s %s: %s" % (kind, _path(namespace, name), _reason(exc)))
 
     def create(self, kind, body, namespace=None, api_version="v1"):
         try:
