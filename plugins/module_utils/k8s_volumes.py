@@ -14,6 +14,12 @@ from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_scheduling import
 CSI_DRIVER = "disk.csi.azure.com"
 ZONE_KEY = "topology.disk.csi.azure.com/zone"
 RESIZE_CONDITIONS = ("Resizing", "FileSystemResizePending", "ControllerResizeError", "NodeResizeError")
+# Largest disk Azure makes, per SKU (GiB); the driver's default SKU is StandardSSD_LRS.
+DEFAULT_SKU = "StandardSSD_LRS"
+MAX_DISK_GIB = {"standard_lrs": 32767, "standardssd_lrs": 32767, "premium_lrs": 32767, "premium_zrs": 32767,
+                "standardssd_zrs": 32767, "ultrassd_lrs": 65536, "premiumv2_lrs": 65536}
+# The StorageClass parameter / PV volumeAttribute names of the SKU (the driver reads either, in any case).
+SKU_KEYS = ("skuname", "storageaccounttype")
 # The option shape for a claim given by name and namespace.
 PVC_REF_SPEC = {"type": "dict", "options": {"name": {"type": "str", "required": True},
                                             "namespace": {"type": "str", "required": True}}}
@@ -25,6 +31,27 @@ def azure_disk_handle(pv):
     if csi.get("driver") != CSI_DRIVER:
         return None
     return csi.get("volumeHandle") or None
+
+
+def _sku_of(params):
+    for key, value in (params or {}).items():
+        if key.lower() in SKU_KEYS and value:
+            return value
+    return None
+
+
+def disk_sku(pv, storage_class=None):
+    """The disk SKU a PV was made with: its CSI volumeAttributes, else its StorageClass parameters, else the default."""
+    attrs = (((pv or {}).get("spec") or {}).get("csi") or {}).get("volumeAttributes")
+    return _sku_of(attrs) or _sku_of((storage_class or {}).get("parameters")) or DEFAULT_SKU
+
+
+def size_limit_refusal(sku, size_gib, what):
+    """Why Azure cannot make ``what`` ``size_gib`` GiB in ``sku`` (None when it can)."""
+    limit = MAX_DISK_GIB.get((sku or DEFAULT_SKU).lower())
+    if limit is not None and size_gib > limit:
+        return "%s would be %d GiB, but the largest %s disk Azure makes is %d GiB" % (what, size_gib, sku, limit)
+    return None
 
 
 def csi_driver(pv):
