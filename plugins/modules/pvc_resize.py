@@ -26,16 +26,33 @@ description:
     pods are gone, their VolumeAttachments are deleted and Azure reports the disks C(Unattached), patches the claims,
     waits for the controller resize, scales back to the recorded count, waits until the pods are Ready and each claim
     shows the new capacity without a resize condition, and removes the annotation."
-  - A rerun after an interruption (the annotation is there) resumes from where the cluster is instead of starting over.
+  - A rerun after an interruption (the annotation is there) resumes from where the cluster is instead of starting over;
+    O(abort=true) undoes it instead. The annotation is written with the StatefulSet's C(resourceVersion), so of two runs
+    started together only one takes the StatefulSet down; the other fails naming the resize it found.
+  - Every check runs before the first write, check mode included; the size is checked against the largest disk of the
+    disk's SKU (read from Azure, else the PV's C(volumeAttributes) or the StorageClass C(skuName) / C(storageaccounttype)).
+  - When a run fails after it wrote something, the message and RV(changes) say what it changed. A failed online attempt
+    sets the requests of the claims whose disk did not grow back to what they were (when Kubernetes allows it), so the
+    resize controller does not retry it forever.
   - O(update_template=true) also re-creates the StatefulSet with its C(volumeClaimTemplates) at the new size
     (deleted with C(propagationPolicy=Orphan), so the pods and claims stay), so new replicas get it too.
 author:
   - kubedisk.aks maintainers (@kubedisk)
 options:
   size:
-    description: New size of the claims, a Kubernetes quantity (for example C(5Gi)). Azure disks grow in whole GiB.
+    description:
+      - New size of the claims, a Kubernetes quantity (for example C(5Gi)). Azure disks grow in whole GiB, up to the largest
+        disk of their SKU (32,767 GiB; 65,536 GiB for C(UltraSSD_LRS) and C(PremiumV2_LRS)).
+      - Required unless O(abort=true).
     type: str
-    required: true
+  abort:
+    description:
+      - Undo an interrupted offline resize instead of finishing it. The claims whose disk has not grown yet get their
+        previous request back (where Kubernetes allows it: above the claim's current capacity, see
+        C(RecoverVolumeExpansionFailure)), the StatefulSet is scaled back to the recorded replica count and the annotation
+        C(kubedisk.aks/pvc-resize) is removed. Nothing happens when no resize is recorded.
+    type: bool
+    default: false
   namespace:
     description: Namespace of the claims and the StatefulSet.
     type: str
@@ -45,10 +62,13 @@ options:
     type: list
     elements: str
   statefulset:
-    description: Grow the claims of this StatefulSet (C(<template>-<statefulset>-<ordinal>)).
+    description:
+      - Grow the claims of this StatefulSet (C(<template>-<statefulset>-<ordinal>)). These are the claims of every ordinal
+        below C(spec.replicas) and every existing claim of a higher ordinal (a scaled-down StatefulSet keeps its claims, and
+        gets them back on scale-up).
     type: str
   ordinals:
-    description: Only these ordinals of O(statefulset) (default all replicas). Offline mode still takes every replica down.
+    description: Only these ordinals of O(statefulset) (default all, see O(statefulset)). Offline mode still takes every replica down.
     type: list
     elements: int
   claim_templates:
@@ -143,6 +163,11 @@ downtime_seconds:
       (from the recorded start when resumed).
   returned: when offline mode ran
   type: float
+changes:
+  description: What this run wrote to the cluster, in order (also returned when it fails).
+  returned: always
+  type: list
+  elements: str
 elapsed:
   description: Seconds the module took.
   returned: always
@@ -150,23 +175,30 @@ elapsed:
 """
 
 import json
+import re
 import time
 import traceback
 
 from ansible_collections.kubedisk.aks.plugins.module_utils.azure_ids import parse_resource_id
 from ansible_collections.kubedisk.aks.plugins.module_utils.azure_models import to_rest
 from ansible_collections.kubedisk.aks.plugins.module_utils.azure_module import AzureModule
-from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_client import KUBERNETES_SPEC, K8sError
+from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_client import KUBERNETES_SPEC, K8sConflict, K8sError
 from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_quantities import GIB, gib_ceil, human_bytes, parse_quantity
 from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_scheduling import label_selector_matches, owner
-from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_volumes import azure_disk_handle, csi_driver, pod_pvc_names, pvc_resize_state
+from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_volumes import (
+    azure_disk_handle, csi_driver, disk_sku, pod_pvc_names, pvc_resize_state, size_limit_refusal,
+)
 
 ANNOTATION = "kubedisk.aks/pvc-resize"
 FOUR_TIB_GB = 4095
 NO_4TIB_LIMIT = ("ultrassd_lrs", "premiumv2_lrs")
 
+# Writes of the annotation that lose to another writer are re-read and retried this often.
+LOCK_ATTEMPTS = 5
+
 ARGUMENT_SPEC = {
-    "size": {"type": "str", "required": True},
+    "size": {"type": "str"},
+    "abort": {"type": "bool", "default": False},
     "namespace": {"type": "str", "default": "default"},
     "pvcs": {"type": "list", "elements": "str"},
     "statefulset": {"type": "str"},
@@ -180,7 +212,7 @@ ARGUMENT_SPEC = {
 
 
 class Refused(Exception):
-    """A check failed before anything was written."""
+    """A check failed: the run stops here (the message says what it changed before, if anything)."""
 
 
 def online_blockers(disk, target_gib):
@@ -220,6 +252,11 @@ def pdb_refusal(pdbs, sts, replicas):
                 "prevent. Set ignore_pdb: true to accept the downtime, or use mode: online"
                 % (replicas, sts["metadata"]["name"], pdb["metadata"]["name"], limit))
     return None
+
+
+def changes_note(changes):
+    """What a failed run changed, for its message."""
+    return "(this run changed: %s)" % "; ".join(changes) if changes else "(nothing was changed)"
 
 
 def read_annotation(sts):
@@ -268,14 +305,16 @@ class PvcResize(object):
         self.p = module.params
         self.ns = self.p["namespace"]
         self.kube = module.kube()
-        self.result = {"changed": False, "mode": None, "mode_reason": None, "pvcs": []}
-        try:
-            self.size_bytes = parse_quantity(self.p["size"])
-        except ValueError as exc:
-            module.fail_json(msg="size: %s" % exc)
-        if not self.size_bytes or self.size_bytes <= 0:
-            module.fail_json(msg="size must be larger than 0, got %r" % self.p["size"])
-        self.target_gib = gib_ceil(self.size_bytes)
+        self.result = {"changed": False, "mode": None, "mode_reason": None, "pvcs": [], "changes": []}
+        self.size_bytes = self.target_gib = None
+        if self.p["size"] is not None:
+            try:
+                self.size_bytes = parse_quantity(self.p["size"])
+            except ValueError as exc:
+                module.fail_json(msg="size: %s" % exc)
+            if not self.size_bytes or self.size_bytes <= 0:
+                module.fail_json(msg="size must be larger than 0, got %r" % self.p["size"])
+            self.target_gib = gib_ceil(self.size_bytes)
         self.sts = None
         self.templates = []
         self.record = None
@@ -284,6 +323,11 @@ class PvcResize(object):
     def waited(self, check, what, advice):
         """Wait for ``check`` within the timeout, or fail with what the resize holds so far."""
         return self.module.poll_until(check, what, advice, result=self.result)
+
+    def wrote(self, what):
+        """Note a write, so that a later failure says what this run changed."""
+        self.result["changes"].append(what)
+        self.result["changed"] = True
 
     # ----- targets and checks (no writes) ----------------------------------------------------------
     def resolve_targets(self):
@@ -300,13 +344,27 @@ class PvcResize(object):
             if unknown:
                 raise Refused("StatefulSet %s has no volumeClaimTemplate %s (it has %s)" % (p["statefulset"], ", ".join(unknown), ", ".join(names)))
             self.templates = p["claim_templates"] or names
-            replicas = int(self.record["replicas"]) if self.record else int(self.sts["spec"].get("replicas", 1))
-            ordinals = p["ordinals"] if p["ordinals"] is not None else list(range(replicas))
-            bad = [o for o in ordinals if o < 0]
+            if p["ordinals"] is None:
+                replicas = int(self.record["replicas"]) if self.record else int(self.sts["spec"].get("replicas", 1))
+                return self.statefulset_claims(replicas)
+            bad = [o for o in p["ordinals"] if o < 0]
             if bad:
                 raise Refused("ordinals must be 0 or more, got %s" % bad)
-            return ["%s-%s-%d" % (t, p["statefulset"], o) for t in self.templates for o in ordinals]
+            return ["%s-%s-%d" % (t, p["statefulset"], o) for t in self.templates for o in p["ordinals"]]
         return list(p["pvcs"])
+
+    def statefulset_claims(self, replicas):
+        """The claims of the templates: every ordinal below ``replicas`` and every existing claim of a higher one.
+
+        A StatefulSet scaled down keeps the claims of the removed ordinals and mounts them again on scale-up.
+        """
+        existing = [pvc["metadata"]["name"] for pvc in self.kube.list("PersistentVolumeClaim", self.ns)]
+        names = []
+        for template in self.templates:
+            pattern = re.compile(r"^%s-%s-(\d+)$" % (re.escape(template), re.escape(self.p["statefulset"])))
+            ordinals = set(range(replicas)) | set(int(m.group(1)) for m in (pattern.match(n) for n in existing) if m)
+            names.extend("%s-%s-%d" % (template, self.p["statefulset"], o) for o in sorted(ordinals))
+        return names
 
     def inspect(self, names):
         """Each claim with its PV, disk and what has to happen; raises Refused on anything that blocks."""
@@ -325,16 +383,25 @@ class PvcResize(object):
             phase = (pvc.get("status") or {}).get("phase")
             if phase != "Bound":
                 raise Refused("PVC %s is %s, not Bound: there is no disk to grow yet" % (name, phase or "without a status"))
+            pv = self.kube.get("PersistentVolume", pvc["spec"]["volumeName"])
+            item["disk_id"] = azure_disk_handle(pv)
+            if item["disk_id"] is None:
+                raise Refused("PV %s of PVC %s is not an Azure Disk CSI volume (driver %s)" % (pvc["spec"]["volumeName"], name, csi_driver(pv)))
+            item["pv"] = pv
             capacity, conds, alloc = pvc_resize_state(pvc)
-            request = parse_quantity(((pvc["spec"].get("resources") or {}).get("requests") or {}).get("storage"))
-            item.update(capacity=capacity, request=request, conditions=conds, alloc=alloc)
-            if self.size_bytes < max(capacity or 0, request or 0):
+            request_text = ((pvc["spec"].get("resources") or {}).get("requests") or {}).get("storage")
+            request = parse_quantity(request_text)
+            disk_capacity = parse_quantity((pv["spec"].get("capacity") or {}).get("storage")) or 0
+            item.update(capacity=capacity, request=request, request_text=request_text, conditions=conds, alloc=alloc,
+                        pending_request=(request or 0) > disk_capacity)
+            if self.size_bytes < max(capacity or 0, disk_capacity) or (self.size_bytes < (request or 0) and not item["pending_request"]):
                 raise Refused("PVC %s is %s (requested %s); the new size %s is smaller and disks never shrink (refused)"
                               % (name, human_bytes(capacity), human_bytes(request), self.p["size"]))
             item["grow"] = (capacity or 0) < self.size_bytes
             sc_name = pvc["spec"].get("storageClassName")
             if sc_name not in classes:
                 classes[sc_name] = self.kube.get("StorageClass", sc_name, api_version="storage.k8s.io/v1") if sc_name else None
+            item["storage_class"] = classes[sc_name]
             if item["grow"] and (request or 0) < self.size_bytes:
                 sc = classes[sc_name]
                 if sc is None:
@@ -343,11 +410,6 @@ class PvcResize(object):
                 if not sc.get("allowVolumeExpansion"):
                     raise Refused("StorageClass %s of PVC %s does not allow volume expansion; set allowVolumeExpansion: true "
                                   "on it first" % (sc_name, name))
-            pv = self.kube.get("PersistentVolume", pvc["spec"]["volumeName"])
-            item["disk_id"] = azure_disk_handle(pv)
-            if item["disk_id"] is None:
-                raise Refused("PV %s of PVC %s is not an Azure Disk CSI volume (driver %s)" % (pvc["spec"]["volumeName"], name, csi_driver(pv)))
-            item["pv"] = pv
         return items
 
     def read_disk(self, disk_id):
@@ -359,6 +421,19 @@ class PvcResize(object):
         if disk is None:
             raise Refused("disk %s behind the claim does not exist in Azure (resource group %s)" % (parsed["name"], parsed["resource_group"]))
         return to_rest(disk)
+
+    def check_disks(self, grow):
+        """Read each disk from Azure, refuse a size its SKU cannot have; the reasons an online resize cannot work."""
+        blockers = []
+        for item in grow:
+            disk = self.read_disk(item["disk_id"])
+            item["disk"] = disk
+            sku = (disk.get("sku") or {}).get("name") or disk_sku(item["pv"], item["storage_class"])
+            refusal = size_limit_refusal(sku, self.target_gib, "the disk of PVC %s" % item["name"])
+            if refusal:
+                raise Refused("%s; choose a smaller size" % refusal)
+            blockers.extend(online_blockers(disk, self.target_gib))
+        return blockers
 
     def workload_of(self, items):
         """The StatefulSet whose pods use the claims (None when no pod uses them); Refused for other owners."""
@@ -379,13 +454,15 @@ class PvcResize(object):
             return None
         if len(owners) > 1 or list(owners)[0][0] != "StatefulSet":
             raise Refused("offline resize needs the claims' pods to belong to one StatefulSet, but they are used by %s; stop "
-                          "those pods yourself and rerun (nothing was changed)" % ", ".join("%s %s" % o for o in sorted(owners)))
+                          "those pods yourself and rerun" % ", ".join("%s %s" % o for o in sorted(owners)))
         sts = self.kube.get("StatefulSet", list(owners)[0][1], self.ns, "apps/v1")
         self.record = read_annotation(sts)
         return sts
 
     # ----- run ------------------------------------------------------------------------------------
     def run(self):
+        if self.p["abort"]:
+            return self.abort()
         names = self.resolve_targets()
         items = self.inspect(names)
         grow = [i for i in items if i["grow"]]
@@ -403,12 +480,7 @@ class PvcResize(object):
         if not grow and not self.record and not template_update:
             self.result["mode_reason"] = "every claim is already %s or larger" % self.p["size"]
             return
-        # Azure: what online needs
-        blockers = []
-        for item in grow:
-            disk = self.read_disk(item["disk_id"])
-            item["disk"] = disk
-            blockers.extend(online_blockers(disk, self.target_gib))
+        blockers = self.check_disks(grow)
         mode = self.p["mode"]
         if self.record:
             mode, reason = "offline", "resuming the interrupted offline resize recorded on StatefulSet %s" % self.sts["metadata"]["name"]
@@ -453,9 +525,10 @@ class PvcResize(object):
         if self.sts is None:
             return
         if self.record:
-            if parse_quantity(self.record.get("size")) != self.size_bytes:
+            if parse_quantity(self.record.get("size")) != self.target_gib * GIB:
                 raise Refused("StatefulSet %s records an interrupted resize to %s (annotation %s); rerun with size: %s to finish "
-                              "it first" % (self.sts["metadata"]["name"], self.record.get("size"), ANNOTATION, self.record.get("size")))
+                              "it, or with abort: true to undo it" % (self.sts["metadata"]["name"], self.record.get("size"), ANNOTATION,
+                                                                      self.record.get("size")))
             return
         refusal = retention_refusal(self.sts)
         if refusal:
@@ -466,12 +539,98 @@ class PvcResize(object):
             if refusal:
                 raise Refused(refusal)
 
+    def update_statefulset(self, name, change):
+        """Patch StatefulSet ``name`` with ``change(sts)`` at the version ``change`` saw (None: nothing to write).
+
+        When another writer came first (409 Conflict) the StatefulSet is read again and ``change`` decides again,
+        so a decision is never written over a state it did not see.
+        """
+        for dummy in range(LOCK_ATTEMPTS):
+            sts = self.kube.get("StatefulSet", name, self.ns, "apps/v1")
+            if sts is None:
+                raise Refused("StatefulSet %s/%s was deleted while this run worked on it" % (self.ns, name))
+            body = change(sts)
+            if body is None:
+                return sts
+            try:
+                return self.kube.patch("StatefulSet", name, body, self.ns, "apps/v1", resource_version=sts["metadata"].get("resourceVersion"))
+            except K8sConflict:
+                continue
+        raise Refused("StatefulSet %s/%s changed under each of %d attempts to write it; rerun" % (self.ns, name, LOCK_ATTEMPTS))
+
+    def take_down(self, grow_items):
+        """Record the resize and scale to 0 in one write, unless another run recorded one first; the recorded replicas."""
+        name = self.sts["metadata"]["name"]
+        record = {"size": "%dGi" % self.target_gib, "pvcs": [i["name"] for i in grow_items],
+                  "requests": dict((i["name"], i["request_text"]) for i in grow_items), "started": round(time.time(), 3)}
+
+        def record_and_scale(sts):
+            found = read_annotation(sts)
+            if found:
+                raise Refused("another run took StatefulSet %s down first, for a resize to %s (annotation %s); wait until it "
+                              "finishes, or rerun with size: %s to join it" % (name, found.get("size"), ANNOTATION, found.get("size")))
+            refusal = retention_refusal(sts)
+            if refusal:
+                raise Refused(refusal)
+            record["replicas"] = int(sts["spec"].get("replicas", 1))
+            return {"metadata": {"annotations": {ANNOTATION: json.dumps(record, sort_keys=True)}}, "spec": {"replicas": 0}}
+
+        self.sts = self.update_statefulset(name, record_and_scale)
+        self.record = record
+        self.wrote("StatefulSet %s scaled from %d to 0 replicas, the resize recorded in annotation %s" % (name, record["replicas"], ANNOTATION))
+        return record["replicas"]
+
+    def clear_record(self, name, record, body=None):
+        """Remove this run's record (with ``body``, in the same write), unless the annotation holds another record now."""
+        def without_record(sts):
+            found = read_annotation(sts)
+            if not found or found.get("started") != record.get("started"):
+                raise Refused("the annotation %s of StatefulSet %s no longer holds this resize (%s); another run changed it"
+                              % (ANNOTATION, name, json.dumps(found)))
+            return dict(body or {}, metadata={"annotations": {ANNOTATION: None}})
+
+        self.update_statefulset(name, without_record)
+        self.wrote("annotation %s removed from StatefulSet %s" % (ANNOTATION, name))
+
     def patch_claims(self, items):
+        target = self.target_gib * GIB
         for item in items:
             request = item.get("request") or 0
-            if request < self.target_gib * GIB:
+            if request < target or (request > target and item["pending_request"]):
                 self.kube.patch("PersistentVolumeClaim", item["name"],
                                 {"spec": {"resources": {"requests": {"storage": "%dGi" % self.target_gib}}}}, self.ns)
+                self.wrote("PVC %s request set from %s to %dGi" % (item["name"], item["request_text"], self.target_gib))
+
+    def set_back(self, requests):
+        """Give each claim in ``requests`` (name -> previous request) whose disk has not grown its previous request back.
+
+        A request the disk never reached makes the resize controller retry for ever; Kubernetes accepts a lower request
+        while it stays above the claim's capacity (RecoverVolumeExpansionFailure). Returns what happened, as text.
+        """
+        notes = []
+        for name, previous in sorted(requests.items()):
+            pvc = self.kube.get("PersistentVolumeClaim", name, self.ns)
+            if pvc is None:
+                continue
+            if previous is None:
+                notes.append("PVC %s keeps its request: the record holds no earlier one" % name)
+                continue
+            request = parse_quantity(((pvc["spec"].get("resources") or {}).get("requests") or {}).get("storage"))
+            if request <= parse_quantity(previous):
+                continue
+            pv = self.kube.get("PersistentVolume", pvc["spec"].get("volumeName"))
+            grown = parse_quantity((((pv or {}).get("spec") or {}).get("capacity") or {}).get("storage")) or 0
+            if grown >= request:
+                notes.append("PVC %s keeps %s: its disk has grown" % (name, human_bytes(request)))
+                continue
+            try:
+                self.kube.patch("PersistentVolumeClaim", name, {"spec": {"resources": {"requests": {"storage": previous}}}}, self.ns)
+            except K8sError as exc:
+                notes.append("PVC %s keeps its request of %s, which its disk has not reached: %s" % (name, human_bytes(request), exc))
+                continue
+            self.wrote("PVC %s request set back to %s" % (name, previous))
+            notes.append("PVC %s request set back to %s" % (name, previous))
+        return "; ".join(notes)
 
     def claims_done(self, names, allow_fs_pending):
         def check():
@@ -494,24 +653,38 @@ class PvcResize(object):
         return any(name in pod_pvc_names(p) and (p.get("status") or {}).get("phase") == "Running" for p in self.kube.list("Pod", self.ns))
 
     def online(self, grow):
-        """Grow the claims while the pods run; with mode auto, go offline when Azure refuses (OperationNotAllowed)."""
+        """Grow the claims while the pods run; with mode auto, go offline when Azure refuses (OperationNotAllowed).
+
+        When that cannot be finished (Azure refuses and offline is not possible, or the timeout ends the wait), the claims
+        whose disk did not grow get their previous request back and the failure says what was changed.
+        """
         self.patch_claims(grow)
         names = [i["name"] for i in grow]
+        previous = dict((i["name"], i["request_text"]) for i in grow)
         check = self.claims_done(names, allow_fs_pending=True)
 
         def check_or_refused():
             done, info = check()
-            if not done and self.p["mode"] == "auto" and "OperationNotAllowed" in (self.last_error or ""):
+            if not done and "OperationNotAllowed" in (self.last_error or ""):
                 return True, "refused"
             return done, info
 
-        if self.waited(check_or_refused, "online resize of %s" % ", ".join(names),
-                       "Check the PVC events (kubectl describe pvc); rerun to keep waiting (it converges), or use mode: offline") == "refused":
-            self.result.update(mode="offline", mode_reason="Azure refused to grow the attached disks (%s); fell back to offline"
-                               % self.last_error)
-            self.sts = self.workload_of(grow)
-            self.offline_preflight()
+        done, info = self.module.deadline.poll_until(check_or_refused)
+        if info == "refused":
+            refused = "Azure refused to grow the attached disks (%s)" % self.last_error
+            if self.p["mode"] == "online":
+                raise Refused("%s; %s. Use mode: offline (or auto)" % (refused, self.set_back(previous)))
+            try:
+                self.sts = self.workload_of(grow)
+                self.offline_preflight()
+            except Refused as exc:
+                raise Refused("%s and the offline fallback is not possible: %s; %s" % (refused, exc, self.set_back(previous)))
+            self.result.update(mode="offline", mode_reason="%s; fell back to offline" % refused)
             self.offline(grow)
+        elif not done:
+            raise Refused("the online resize of %s did not finish within timeout=%d s (%s); %s. Check the PVC events (kubectl "
+                          "describe pvc) and rerun, or use mode: offline" % (", ".join(names), self.module.timeout, info,
+                                                                            self.set_back(previous)))
 
     def offline(self, items):
         grow_names = [i["name"] for i in items if i["grow"]]
@@ -525,38 +698,55 @@ class PvcResize(object):
                 started = float(self.record.get("started") or started)
                 self.result["statefulset"] = {"name": name, "replicas": replicas, "resumed": True}
             else:
-                replicas = int(sts["spec"].get("replicas", 1))
-                record = {"replicas": replicas, "size": "%dGi" % self.target_gib, "pvcs": grow_names, "started": round(started, 3)}
-                self.kube.patch("StatefulSet", name, {"metadata": {"annotations": {ANNOTATION: json.dumps(record, sort_keys=True)}},
-                                                      "spec": {"replicas": 0}}, self.ns, "apps/v1")
+                replicas = self.take_down([i for i in items if i["grow"]])
                 self.result["statefulset"] = {"name": name, "replicas": replicas, "resumed": False}
-        resized = bool(self.record) and self.controller_done(pv_names)[0]
+        resized = self.result.get("statefulset", {}).get("resumed", False) and self.controller_done(pv_names)[0]
         if sts is not None and not resized:
-            if self.record and sts["spec"].get("replicas") != 0:
+            if self.result["statefulset"]["resumed"] and sts["spec"].get("replicas") != 0:
                 self.kube.patch("StatefulSet", name, {"spec": {"replicas": 0}}, self.ns, "apps/v1")
+                self.wrote("StatefulSet %s scaled to 0 replicas (resuming)" % name)
             selector = sts["spec"]["selector"]
             self.waited(lambda: self.pods_gone(selector), "scaling StatefulSet %s to 0" % name,
-                        "Pods stuck Terminating on a dead node need node_fence; rerun to resume")
+                        "Pods stuck Terminating on a dead node need node_fence; rerun to resume, or rerun with abort: true")
         if not resized:
-            self.offline_detach_and_grow(items, pv_names)
+            self.offline_detach_and_grow(items, pv_names, grow_names)
         if sts is not None:
-            self.kube.patch("StatefulSet", sts["metadata"]["name"], {"spec": {"replicas": replicas}}, self.ns, "apps/v1")
-            self.waited(lambda: self.sts_ready(sts["metadata"]["name"], replicas), "StatefulSet %s back to %d Ready pods"
-                        % (sts["metadata"]["name"], replicas), "Rerun to resume (the annotation keeps the replica count)")
+            self.kube.patch("StatefulSet", name, {"spec": {"replicas": replicas}}, self.ns, "apps/v1")
+            self.wrote("StatefulSet %s scaled back to %d replicas" % (name, replicas))
+            self.waited(lambda: self.sts_ready(name, replicas), "StatefulSet %s back to %d Ready pods" % (name, replicas),
+                        "Rerun to resume (the annotation keeps the replica count)")
             self.result["downtime_seconds"] = round(time.time() - started, 1)
         self.waited(self.claims_done([i["name"] for i in items], allow_fs_pending=sts is None),
                     "the claims showing the new capacity", "Rerun to resume")
         if sts is not None:
-            self.kube.patch("StatefulSet", sts["metadata"]["name"], {"metadata": {"annotations": {ANNOTATION: None}}}, self.ns, "apps/v1")
+            self.clear_record(name, self.record)
 
-    def offline_detach_and_grow(self, items, pv_names):
+    def offline_detach_and_grow(self, items, pv_names, grow_names):
         self.waited(lambda: self.attachments_gone(pv_names), "detaching the volumes (VolumeAttachments deleted)",
                     "Check the CSI attacher; rerun to resume")
         disks = [i["disk_id"] for i in items]
         self.waited(lambda: self.disks_unattached(disks), "Azure reporting the disks Unattached", "Rerun to resume")
         self.patch_claims([i for i in items if i["grow"] or (i.get("request") or 0) < self.target_gib * GIB])
-        self.waited(lambda: self.controller_done(pv_names), "the controller resize of the disks",
-                    "Check the PVC events (kubectl describe pvc) and the csi-resizer; rerun to resume")
+
+        def grown():
+            refused = self.resize_refused(grow_names)
+            if refused:
+                raise Refused("the resize controller gave up growing %s; the StatefulSet stays down. Rerun with abort: true to "
+                              "set the claims back and scale it back up" % refused)
+            return self.controller_done(pv_names)
+
+        self.waited(grown, "the controller resize of the disks",
+                    "Check the PVC events (kubectl describe pvc) and the csi-resizer; rerun to resume, or rerun with abort: true")
+
+    def resize_refused(self, names):
+        """The claims whose resize the controller marked infeasible (it will not retry them), with its message."""
+        refused = []
+        for name in names:
+            capacity, conds, alloc = pvc_resize_state(self.kube.get("PersistentVolumeClaim", name, self.ns) or {})
+            if alloc == "ControllerResizeInfeasible":
+                messages = [c.get("message") for c in conds if c["type"] == "ControllerResizeError" and c.get("message")]
+                refused.append("%s (%s)" % (name, "; ".join(messages) or alloc))
+        return ", ".join(refused)
 
     def pods_gone(self, selector):
         pods = [p for p in self.kube.list("Pod", self.ns) if label_selector_matches(selector, p["metadata"].get("labels"))]
@@ -594,12 +784,48 @@ class PvcResize(object):
         sts = self.kube.get("StatefulSet", self.sts["metadata"]["name"], self.ns, "apps/v1")
         body = recreated_statefulset(sts, self.templates, "%dGi" % self.target_gib)
         self.kube.delete("StatefulSet", sts["metadata"]["name"], self.ns, "apps/v1", propagation="Orphan")
+        self.wrote("StatefulSet %s deleted with propagationPolicy Orphan (pods and claims stay)" % sts["metadata"]["name"])
         self.waited(lambda: (self.kube.get("StatefulSet", sts["metadata"]["name"], self.ns, "apps/v1") is None, "still there"),
                     "deleting StatefulSet %s (orphan)" % sts["metadata"]["name"],
                     "Its pods and claims stay; re-create it from this definition: %s" % json.dumps(body))
         self.kube.create("StatefulSet", body, self.ns, "apps/v1")
+        self.wrote("StatefulSet %s re-created with volumeClaimTemplates at %dGi" % (sts["metadata"]["name"], self.target_gib))
         self.result.setdefault("statefulset", {"name": sts["metadata"]["name"], "replicas": sts["spec"].get("replicas")})
         self.result["statefulset"]["template_updated"] = True
+
+    # ----- abort ----------------------------------------------------------------------------------
+    def abort(self):
+        """Undo the recorded offline resize: claims set back where their disk did not grow, replicas restored, record removed."""
+        if self.p["statefulset"]:
+            self.sts = self.kube.get("StatefulSet", self.p["statefulset"], self.ns, "apps/v1")
+            if self.sts is None:
+                raise Refused("StatefulSet %s/%s not found" % (self.ns, self.p["statefulset"]))
+            self.record = read_annotation(self.sts)
+        else:
+            self.sts = self.workload_of([{"name": n} for n in self.p["pvcs"]])
+        if not self.record:
+            self.result["mode_reason"] = "no interrupted resize is recorded: nothing to abort"
+            return
+        name, record = self.sts["metadata"]["name"], self.record
+        replicas = int(record["replicas"])
+        self.result.update(changed=True, mode="offline", mode_reason="aborting the resize to %s recorded on StatefulSet %s"
+                           % (record.get("size"), name),
+                           statefulset={"name": name, "replicas": replicas, "resumed": True, "aborted": True})
+        if self.module.check_mode:
+            return
+        requests = record.get("requests") or dict((n, None) for n in record.get("pvcs") or [])
+        notes = self.set_back(requests)
+        self.clear_record(name, record, {"spec": {"replicas": replicas}})
+        self.wrote("StatefulSet %s scaled back to %d replicas" % (name, replicas))
+        self.waited(lambda: self.sts_ready(name, replicas), "StatefulSet %s back to %d Ready pods" % (name, replicas),
+                    "The resize is no longer recorded; check the pods (kubectl describe pod)")
+        for claim in sorted(requests):
+            pvc = self.kube.get("PersistentVolumeClaim", claim, self.ns)
+            if pvc is not None:
+                size = human_bytes(pvc_resize_state(pvc)[0])
+                self.result["pvcs"].append({"name": claim, "before": size, "after": size, "disk_id": None, "changed": False})
+        if notes:
+            self.result["mode_reason"] += "; " + notes
 
 
 def main():
@@ -609,14 +835,19 @@ def main():
     p = module.params
     if p["pvcs"] is not None and not [n for n in p["pvcs"] if n]:
         module.fail_json(msg="pvcs must name at least one PersistentVolumeClaim")
+    if p["abort"] and p["size"] is not None:
+        module.fail_json(msg="abort: true undoes the recorded resize and takes no size; leave size out")
+    if not p["abort"] and p["size"] is None:
+        module.fail_json(msg="size is required (the new size of the claims, e.g. 5Gi), unless abort: true")
     resize = PvcResize(module)
     try:
         resize.run()
     except Refused as exc:
         resize.result.pop("diff", None)
-        module.fail_partway("%s (nothing was changed)" % exc, resize.result)
+        module.fail_partway("%s %s" % (exc, changes_note(resize.result["changes"])), resize.result)
     except K8sError as exc:
-        module.fail_partway("Kubernetes API error: %s. Rerun to resume" % exc, resize.result, exception=traceback.format_exc())
+        module.fail_partway("Kubernetes API error: %s %s. Rerun to resume" % (exc, changes_note(resize.result["changes"])),
+                            resize.result, exception=traceback.format_exc())
     module.exit_json(elapsed=module.elapsed(), **resize.result)
 
 

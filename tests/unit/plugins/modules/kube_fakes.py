@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 
-from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_client import K8sError
+from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_client import K8sConflict, K8sError
 
 SUB = "00000000-0000-0000-0000-000000000001"
 VMSS = "aks-nodepool1-12345678-vmss"
@@ -12,11 +12,19 @@ PROVIDER = "azure:///subscriptions/%s/resourceGroups/mc_rg/providers/Microsoft.C
 
 
 class FakeKube:
+    """Objects carry a resourceVersion, bumped on each write; a patch at another version raises K8sConflict."""
+
     def __init__(self, objects):
         self.objects = {}
         self.writes = []
+        self.version = 0
         for obj in objects:
             self.objects[(obj["kind"], obj["metadata"].get("namespace"), obj["metadata"]["name"])] = copy.deepcopy(obj)
+            self.bump(self.objects[(obj["kind"], obj["metadata"].get("namespace"), obj["metadata"]["name"])])
+
+    def bump(self, obj):
+        self.version += 1
+        obj["metadata"]["resourceVersion"] = str(self.version)
 
     def get(self, kind, name, namespace=None, api_version="v1"):
         obj = self.objects.get((kind, namespace, name))
@@ -30,17 +38,21 @@ class FakeKube:
             items = [i for i in items if (i.get("spec") or {}).get("nodeName") == node]
         return items
 
-    def patch(self, kind, name, body, namespace=None, api_version="v1"):
-        self.writes.append(("patch", kind, name, body))
+    def patch(self, kind, name, body, namespace=None, api_version="v1", resource_version=None):
         obj = self.objects.get((kind, namespace, name))
         if obj is None:
             raise K8sError("patching %s %s: not found" % (kind, name))
+        if resource_version is not None and resource_version != obj["metadata"]["resourceVersion"]:
+            raise K8sConflict("patching %s %s: the object has been modified (Conflict)" % (kind, name))
+        self.writes.append(("patch", kind, name, body))
         _merge(obj, body)
+        self.bump(obj)
         return copy.deepcopy(obj)
 
     def create(self, kind, body, namespace=None, api_version="v1"):
         self.writes.append(("create", kind, body["metadata"]["name"], body))
         self.objects[(kind, namespace, body["metadata"]["name"])] = dict(copy.deepcopy(body), kind=kind)
+        self.bump(self.objects[(kind, namespace, body["metadata"]["name"])])
         return body
 
     def delete(self, kind, name, namespace=None, api_version="v1", propagation=None):
