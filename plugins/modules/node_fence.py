@@ -22,6 +22,8 @@ description:
   - A running (or starting, stopping) VM is refused with its power state in the message, because the taint on a
     node whose VM still runs can let two pods write one disk. O(force=true) skips the Azure check for operators
     who have made sure otherwise that the machine is down (the node must still be NotReady).
+  - The VM counts as gone only when Azure answers 404 C(ResourceNotFound) for the VM itself and its scale set exists.
+    Any other 404 (C(ResourceGroupNotFound), a missing scale set: a wrong or mis-parsed C(providerID)) is refused.
   - O(state=unfenced) removes the taint once the node is Ready again (it waits for Ready within O(timeout)).
   - Everything is checked before the taint is written; a rerun on a fenced node writes nothing.
 author:
@@ -119,6 +121,11 @@ elapsed:
 
 import traceback
 
+try:
+    from azure.core.exceptions import AzureError, HttpResponseError
+except ImportError:  # AzureModule fails first, naming what to install
+    AzureError = HttpResponseError = Exception
+
 from ansible_collections.kubedisk.aks.plugins.module_utils.aks_names import parse_provider_id
 from ansible_collections.kubedisk.aks.plugins.module_utils.azure_ids import resource_id
 from ansible_collections.kubedisk.aks.plugins.module_utils.azure_models import to_rest
@@ -135,6 +142,8 @@ ARGUMENT_SPEC = {
     "kubernetes": KUBERNETES_SPEC,
 }
 DOWN_STATES = ("stopped", "deallocated", "gone")
+# ARM codes of a 404 that says the VM itself does not exist (its resource group does).
+VM_NOT_FOUND_CODES = ("ResourceNotFound", "NotFound")
 READY_TEXT = {True: "True", False: "False", None: "Unknown"}
 
 
@@ -209,15 +218,45 @@ class NodeFence(object):
         if parts.get("vmss"):
             self.result["vm_id"] = resource_id(type="virtualMachineScaleSets", name=parts["vmss"], child_type_1="virtualMachines",
                                                child_name_1=parts["instance_id"], **where)
-            view = self.module.get_or_none("reading the power state of scale-set VM %s/%s" % (parts["vmss"], parts["instance_id"]),
-                                           compute.virtual_machine_scale_set_vms.get_instance_view, rg, parts["vmss"], parts["instance_id"])
+            what = "scale-set VM %s/%s" % (parts["vmss"], parts["instance_id"])
+            view = self.read_view(what, provider_id, compute.virtual_machine_scale_set_vms.get_instance_view, rg, parts["vmss"], parts["instance_id"])
+            if view is None:
+                self.scale_set_exists(compute, rg, parts["vmss"], provider_id)
         else:
             self.result["vm_id"] = resource_id(type="virtualMachines", name=parts["vm"], **where)
-            view = self.module.get_or_none("reading the power state of VM %s" % parts["vm"],
-                                           compute.virtual_machines.instance_view, rg, parts["vm"])
+            what = "VM %s" % parts["vm"]
+            view = self.read_view(what, provider_id, compute.virtual_machines.instance_view, rg, parts["vm"])
         if view is None:
             return "gone"
         return power_state(to_rest(view)) or "unknown"
+
+    def read_view(self, what, provider_id, func, *args):
+        """The instance view, or None when Azure says the VM itself does not exist (404 ResourceNotFound / NotFound).
+
+        Any other 404 (ResourceGroupNotFound, a parent that is not there) means the providerID points nowhere, not that
+        the VM is gone: fencing on it could cut off a running machine, so the module refuses.
+        """
+        try:
+            return func(*args)
+        except HttpResponseError as exc:
+            code = self.module.error_code(exc)
+            if getattr(exc, "status_code", None) != 404:
+                self.module.fail_json_azure(exc, "reading the power state of %s" % what)
+            if code not in VM_NOT_FOUND_CODES:
+                self.fail("Azure answers %s (404) for %s of node %s (providerID %s): the providerID does not lead to a VM Azure "
+                          "knows, so whether the machine is down cannot be told. Check the providerID, the subscription and "
+                          "the resource group; with the machine surely down, set force: true (nothing was changed)"
+                          % (code, what, self.name, provider_id))
+            return None
+        except AzureError as exc:
+            self.module.fail_json_azure(exc, "reading the power state of %s" % what)
+
+    def scale_set_exists(self, compute, rg, vmss, provider_id):
+        """Refuse unless the scale set of a missing instance exists (a missing instance of a missing scale set is a wrong id)."""
+        if self.module.get_or_none("reading scale set %s" % vmss, compute.virtual_machine_scale_sets.get, rg, vmss) is None:
+            self.fail("node %s has providerID %s, but scale set %s does not exist in resource group %s: the providerID "
+                      "leads nowhere, so whether the machine is down cannot be told. Check it; with the machine surely "
+                      "down, set force: true (nothing was changed)" % (self.name, provider_id, vmss, rg))
 
     def leftovers(self):
         """(pods still to leave, VolumeAttachments of this node still to go) — the fence is complete when both are empty."""

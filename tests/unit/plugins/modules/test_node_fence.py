@@ -9,7 +9,7 @@ import pytest
 from ansible_collections.kubedisk.aks.plugins.module_utils.azure_module import AzureModule
 from ansible_collections.kubedisk.aks.plugins.module_utils.deadline import Deadline
 from ansible_collections.kubedisk.aks.plugins.modules import node_fence
-from ansible_collections.kubedisk.aks.tests.unit.plugins.modules.kube_fakes import SUB, FakeKube, node, pod
+from ansible_collections.kubedisk.aks.tests.unit.plugins.modules.kube_fakes import SUB, VMSS, FakeKube, node, pod
 
 OOS = "node.kubernetes.io/out-of-service"
 AUTH = {"subscription_id": SUB, "auth_source": "credential", "client_id": "c", "secret": "s", "tenant": "t"}
@@ -34,6 +34,7 @@ def lab(monkeypatch, azure_error):
                 statuses=[{"code": "ProvisioningState/succeeded"}, {"code": "PowerState/%s" % power}])
         monkeypatch.setattr(AzureModule, "client", lambda self, name: compute)
         monkeypatch.setattr(Deadline, "poll_until", lambda self, check, **pacing: (True, check()[1]))
+        fake.compute = compute
         return fake
     return make
 
@@ -79,6 +80,28 @@ def test_check_mode_writes_nothing(lab, run_module):
 def test_gone_vm_can_be_fenced(lab, run_module):
     lab([dead_node()], power=None)
     assert run_module(node_fence.main, dict(AUTH, name="n0"))["power_state"] == "gone"
+
+
+@pytest.mark.parametrize("code,scale_set,msg", [
+    ("ResourceGroupNotFound", True, "Azure answers ResourceGroupNotFound (404)"),
+    ("ParentResourceNotFound", True, "Azure answers ParentResourceNotFound (404)"),
+    ("ResourceNotFound", False, "scale set %s does not exist in resource group mc_rg" % VMSS),
+])
+def test_a_404_that_is_not_the_vm_itself_is_refused(lab, run_module, azure_error, code, scale_set, msg):
+    fake = lab([dead_node()])
+    fake.compute.virtual_machine_scale_set_vms.get_instance_view.side_effect = azure_error(404, code)
+    if not scale_set:
+        fake.compute.virtual_machine_scale_sets.get.side_effect = azure_error(404, "ResourceNotFound")
+    result = run_module(node_fence.main, dict(AUTH, name="n0"))
+    assert result["failed"] and msg in result["msg"] and "force: true" in result["msg"], result
+    assert "nothing was changed" in result["msg"] and not fake.writes
+
+
+def test_vm_missing_from_an_existing_scale_set_is_gone(lab, run_module, azure_error):
+    fake = lab([dead_node()])
+    fake.compute.virtual_machine_scale_set_vms.get_instance_view.side_effect = azure_error(404, "ResourceNotFound")
+    result = run_module(node_fence.main, dict(AUTH, name="n0"))
+    assert result["fenced"] and result["power_state"] == "gone"
 
 
 @pytest.mark.parametrize("objects,args,msg", [
