@@ -12,10 +12,10 @@ from __future__ import annotations
 import re
 
 _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
-_VMSS_NODE = re.compile(r"^(?P<vmss>.+-vmss)(?P<suffix>[0-9a-z]{6})$")
+_VMSS_NODE = re.compile(r"^(?P<vmss>.+-vmss)(?P<suffix>[0-9a-z]{6})\Z")
 _PROVIDER_ID = re.compile(
     r"^azure:///subscriptions/(?P<subscription>[^/]+)/resourceGroups/(?P<resource_group>[^/]+)/providers/Microsoft\.Compute/"
-    r"(?:virtualMachineScaleSets/(?P<vmss>[^/]+)/virtualMachines/(?P<instance_id>[^/]+)|virtualMachines/(?P<vm>[^/]+))$",
+    r"(?:virtualMachineScaleSets/(?P<vmss>[^/]+)/virtualMachines/(?P<instance_id>[^/]+)|virtualMachines/(?P<vm>[^/]+))\Z",
     re.IGNORECASE,
 )
 

@@ -20,12 +20,20 @@ except ImportError:  # AzureModule fails with missing_required_lib before any id
     is_valid_resource_id = parse_arm_id = resource_id = None
     HAS_AZURE_MGMT_CORE = False
 
-_GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
-_RESOURCE_GROUP = re.compile(r"^[-\w._()]{1,90}$", re.UNICODE)
-_AGENT_POOL = re.compile(r"^[a-z][a-z0-9]{0,11}$")
-_CLUSTER = re.compile(r"^[a-zA-Z0-9]([-_a-zA-Z0-9]{0,61}[a-zA-Z0-9])?$")
-_DISK = re.compile(r"^[a-zA-Z0-9][-\w.]{0,78}\w?$")
-_DNS_PREFIX = re.compile(r"^[a-zA-Z0-9]([-a-zA-Z0-9]{0,52}[a-zA-Z0-9])?$")
+# Whole-string patterns (used with fullmatch: ``$`` would let a trailing newline through).
+_GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
+_RESOURCE_GROUP = re.compile(r"[-\w._()]{1,90}", re.UNICODE)
+_AGENT_POOL = re.compile(r"[a-z][a-z0-9]{0,11}")
+_CLUSTER = re.compile(r"[a-zA-Z0-9]([-_a-zA-Z0-9]{0,61}[a-zA-Z0-9])?")
+# Disks and snapshots: 1-80 characters, alphanumerics, '_', '-', '.'; start alphanumeric, end alphanumeric or '_'.
+_DISK = re.compile(r"[a-zA-Z0-9]([-\w.]{0,78}[a-zA-Z0-9_])?")
+_DNS_PREFIX = re.compile(r"[a-zA-Z0-9]([-a-zA-Z0-9]{0,52}[a-zA-Z0-9])?")
+# A role definition id: /providers/..., /subscriptions/<s>[/resourceGroups/<rg>...]/providers/... or a management group's.
+# A role name as ``roleName eq '...'`` looks it up: no path, quote or control character.
+_ROLE_NAME = re.compile(r"[^/\\'\x00-\x1f\x7f]{1,512}")
+_ROLE_DEFINITION_ID = re.compile(
+    r"(/(subscriptions/[0-9a-f-]{36}(/resourceGroups/[-\w._()]{1,90})?|providers/Microsoft\.Management/managementGroups/[-\w.()]{1,90}))?"
+    r"/providers/Microsoft\.Authorization/roleDefinitions/" + _GUID.pattern, re.IGNORECASE)
 
 # Fixed namespace for deterministic role assignment names (uuid5 of scope, principal and role).
 ASSIGNMENT_NAMESPACE = uuid.UUID("6f6b9c0e-6a0b-5a8e-9d3e-6b75626564aa")
@@ -34,28 +42,41 @@ RESOURCE_REF_SPEC = {"type": "dict", "options": {"name": {"type": "str", "requir
                                                  "resource_group": {"type": "str", "required": True}}}
 
 
+def _whole(pattern, value):
+    return isinstance(value, str) and bool(pattern.fullmatch(value))
+
+
 def is_guid(value):
-    return bool(value) and bool(_GUID.match(str(value)))
+    return _whole(_GUID, value)
 
 
 def valid_resource_group(name):
-    return bool(name) and bool(_RESOURCE_GROUP.match(name)) and not name.endswith(".")
+    return _whole(_RESOURCE_GROUP, name) and not name.endswith(".")
 
 
 def valid_agent_pool(name):
-    return bool(name) and bool(_AGENT_POOL.match(name))
+    return _whole(_AGENT_POOL, name)
 
 
 def valid_cluster_name(name):
-    return bool(name) and bool(_CLUSTER.match(name))
+    return _whole(_CLUSTER, name)
 
 
 def valid_disk_name(name):
-    return bool(name) and bool(_DISK.match(name))
+    return _whole(_DISK, name)
 
 
 def valid_dns_prefix(name):
-    return bool(name) and bool(_DNS_PREFIX.match(name))
+    return _whole(_DNS_PREFIX, name)
+
+
+def valid_role_name(name):
+    return _whole(_ROLE_NAME, name) and name == name.strip()
+
+
+def is_role_definition_id(value):
+    """A full role definition id (``/providers/...`` or under a subscription or management group) ending in a GUID."""
+    return _whole(_ROLE_DEFINITION_ID, value)
 
 
 def parse_resource_id(rid):
