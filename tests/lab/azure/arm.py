@@ -14,7 +14,8 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
+# a GUID, matched whole (``GUID.fullmatch``)
+GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
 
 
 class ArmError(Exception):
@@ -181,12 +182,6 @@ def timestamp(epoch=None):
     """An ISO 8601 UTC timestamp as ARM writes them."""
     moment = datetime.fromtimestamp(time.time() if epoch is None else epoch, timezone.utc)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
-
-
-def merge_tags(body, update):
-    """Apply a PATCH's ``tags`` (a full replacement, as ARM does for tags)."""
-    if "tags" in update and update["tags"] is not None:
-        body["tags"] = dict(update["tags"])
 
 
 def dumps(body):

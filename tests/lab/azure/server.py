@@ -12,6 +12,7 @@ import uuid
 import uvicorn
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse, Response
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.routing import Route
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -21,9 +22,25 @@ from .arm import ArmError, ArmRequest, Reply, Router, dumps
 from .emulator import Emulator
 from .faults import Faults, LabMiddleware, RequestLog
 from .identity import AadError
+from .models import resources
 from .routes import ROUTES
 
 LOG = logging.getLogger("lab.azure")
+
+
+class AnyPathConvertor(Convertor):
+    """Any path, control characters included (Starlette's ``path`` stops at a newline), so ARM's rules can refuse them."""
+
+    regex = "(?s:.*)"
+
+    def convert(self, value):
+        return value
+
+    def to_string(self, value):
+        return value
+
+
+register_url_convertor("anypath", AnyPathConvertor())
 ARM_METHODS = ["GET", "HEAD", "PUT", "PATCH", "POST", "DELETE"]
 ROUTER = Router(ROUTES)
 
@@ -52,13 +69,16 @@ async def _body(request):
 
 
 async def arm(request):
-    """Every ARM call: authenticate, route case-insensitively, run the handler in one transaction."""
+    """Every ARM call: authenticate, check the subscription, route case-insensitively, run the handler in one transaction."""
     lab = request.app.state.lab
     head = request.method == "HEAD"
+    # the decoded path as sent: request.url.path goes through urlsplit, which drops tabs and newlines
+    path = request.scope["path"]
     try:
         claims = lab.identity.authenticate(request.headers.get("authorization"))
-        handler, params = ROUTER.match(request.method, request.url.path)
-        call = ArmRequest(request.method, request.url.path, params, dict(request.query_params), await _body(request), lab.base_url, claims)
+        resources.check_path_subscription(lab, path)
+        handler, params = ROUTER.match(request.method, path)
+        call = ArmRequest(request.method, path, params, dict(request.query_params), await _body(request), lab.base_url, claims)
         lab.advance()
         if request.method in ("GET", "HEAD"):
             reply = handler(lab, call)
@@ -68,7 +88,7 @@ async def arm(request):
     except ArmError as error:
         reply = Reply(error.status, {"error": error.error()}, error.headers)
     except Exception:  # pylint: disable=broad-exception-caught
-        LOG.exception("unhandled error in %s %s", request.method, request.url.path)  # ARM answers 500 with its envelope
+        LOG.exception("unhandled error in %s %s", request.method, path)  # ARM answers 500 with its envelope
         reply = Reply(500, {"error": {"code": "InternalServerError", "message": "The lab emulator failed to handle the request."}})
     return _render(reply, head)
 
@@ -123,7 +143,7 @@ def build_app(lab):
         Route("/{tenant}/v2.0/.well-known/openid-configuration", openid_configuration),
         Route("/{tenant}/oauth2/v2.0/token", token, methods=["POST"]),
         Route("/{tenant}/oauth2/token", token, methods=["POST"]),
-        Route("/{path:path}", arm, methods=ARM_METHODS),
+        Route("/{path:anypath}", arm, methods=ARM_METHODS),
     ], lifespan=lifespan)
     app.state.lab = lab
     app.state.faults = Faults()

@@ -23,7 +23,7 @@ import time
 
 from ..arm import GUID, ArmError, new_guid, parse_id, resource_not_found, timestamp
 from ..store import Principal, Resource
-from . import resources
+from . import resources, rules
 
 ASSIGNMENT_TYPE = "Microsoft.Authorization/roleAssignments"
 DEFINITION_TYPE = "Microsoft.Authorization/roleDefinitions"
@@ -99,7 +99,6 @@ def check_scope(lab, scope):
         return ""
     if info["subscription"] is None:
         raise ArmError(400, "InvalidScope", f"The scope '{scope}' is not valid.")
-    resources.check_subscription(lab, info["subscription"])
     subscription_scope = f"/subscriptions/{lab.subscription}"
     if info["group"] is None:
         return subscription_scope
@@ -172,8 +171,7 @@ def _assignment_id(scope, name):
 
 def put_assignment(lab, scope, name, body, caller):
     """Create a role assignment; returns (resource, created)."""
-    if not GUID.match(name):
-        raise ArmError(400, "InvalidRoleAssignmentId", f"The role assignment ID '{name}' is not valid. The role assignment ID must be a GUID.")
+    rules.check_name(ASSIGNMENT_TYPE, name)
     scope = check_scope(lab, scope)
     properties = body.get("properties") or {}
     guid = _role_guid(properties.get("roleDefinitionId") or "")
@@ -200,7 +198,7 @@ def put_assignment(lab, scope, name, body, caller):
 def _check_principal(lab, principal_id, principal_type):
     if principal_type and principal_type not in PRINCIPAL_TYPES:
         raise ArmError(400, "InvalidPrincipalType", f"The principal type '{principal_type}' is not valid.")
-    principal = lab.store.principal(principal_id) if GUID.match(principal_id) else None
+    principal = lab.store.principal(principal_id) if GUID.fullmatch(principal_id) else None
     if principal is None or (not principal_type and not replicated(lab, principal)):
         raise ArmError(400, "PrincipalNotFound",
                        f"Principal {principal_id.replace('-', '')} does not exist in the directory {lab.identity.tenant}. Check that you have "

@@ -20,17 +20,14 @@ Mirrored behaviour:
 
 import base64
 import hashlib
-import re
 
-from ..arm import ArmError, invalid_parameter, merge_tags, resource_id
+from ..arm import ArmError, invalid_parameter, resource_id
 from ..lro import completion
 from ..store import Resource
-from . import authorization, managedidentity, resources, vmss
+from . import authorization, managedidentity, resources, rules, vmss
 
 CLUSTER_TYPE = "Microsoft.ContainerService/managedClusters"
 POOL_TYPE = "Microsoft.ContainerService/managedClusters/agentPools"
-POOL_NAME = re.compile(r"^[a-z][a-z0-9]{0,11}$")
-CLUSTER_NAME = re.compile(r"^[a-zA-Z0-9][-_a-zA-Z0-9]{0,61}[a-zA-Z0-9]$|^[a-zA-Z0-9]$")
 VERSIONS = {"1.33": "1.33.6", "1.34": "1.34.2", "1.35": "1.35.1"}
 DEFAULT_VERSION = "1.35.1"
 DEFAULT_VM_SIZE = "Standard_DS2_v2"
@@ -79,11 +76,8 @@ def _idle(lab, cluster):
 
 def _pool_spec(location, raw, first):
     """Validate one agent pool profile; returns its normalised properties."""
-    name = raw.get("name", "")
-    if not POOL_NAME.match(name):
-        raise invalid_parameter("agentPoolProfile.name",
-                                f"Agent pool name '{name}' is invalid. It must start with a lowercase letter, contain only lowercase letters "
-                                "and numbers, and be 1-12 characters long.")
+    name = raw.get("name") or ""
+    rules.check_name(POOL_TYPE, name)
     count = raw.get("count", 1 if first else 0)
     mode = raw.get("mode") or ("System" if first else "User")
     if not isinstance(count, int) or not 0 <= count <= 1000 or (mode == "System" and count < 1):
@@ -107,9 +101,7 @@ def put_cluster(lab, subscription, group, name, body):
         cluster, operation = _update_cluster(lab, existing, body)
         return cluster, operation, False
     group_resource = resources.writable_group(lab, subscription, group)
-    if not CLUSTER_NAME.match(name):
-        raise invalid_parameter("name", f"The managed cluster name '{name}' is invalid: 1-63 letters, digits, '-' and '_', "
-                                        "starting and ending with a letter or digit.")
+    rules.check_new(CLUSTER_TYPE, name, body)
     location = resources.check_location(body.get("location"), CLUSTER_TYPE)
     properties = body.get("properties") or {}
     raw_pools = properties.get("agentPoolProfiles") or []
@@ -128,6 +120,7 @@ def put_cluster(lab, subscription, group, name, body):
     kubelet, _created = managedidentity.put_identity(lab, subscription, node_group_name, f"{name}-agentpool", {"location": location})
     control_plane = authorization.add_principal(lab, name, "ServicePrincipal")
     dns_prefix = properties.get("dnsPrefix") or f"{name[:10]}-{group[:16]}-{subscription[:6]}"
+    rules.check_dns_prefix(dns_prefix)
     storage = properties.get("storageProfile") or {}
     cluster = Resource(rid, CLUSTER_TYPE, group_resource.id, resources.tracked(rid, CLUSTER_TYPE, name, location, body, {
         "sku": body.get("sku") or {"name": "Base", "tier": "Free"},
@@ -216,7 +209,7 @@ def _update_cluster(lab, cluster, body):
     if body.get("sku"):
         cluster.body["sku"] = body["sku"]
     # a PUT carries the whole resource: its tags replace the old ones (PATCH merges, see patch_cluster)
-    cluster.body["tags"] = dict(body.get("tags") or {})
+    cluster.body["tags"] = rules.checked_tags(body.get("tags"))
     operation = resources.begin(lab, cluster, "Updating", "cluster.update", {"counts": counts})
     for spec in new_pools:
         _create_pool(lab, cluster, spec)
@@ -235,7 +228,7 @@ def patch_cluster(lab, subscription, group, name, body):
     """PATCH (update tags) of a cluster; returns (resource, operation)."""
     cluster = get_cluster(lab, subscription, group, name)
     _idle(lab, cluster)
-    merge_tags(cluster.body, body)
+    rules.merge_tags(cluster.body, body)
     return render(lab, cluster), resources.begin(lab, cluster, "Updating", "cluster.update", {"counts": {}})
 
 

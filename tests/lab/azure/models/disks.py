@@ -21,19 +21,17 @@ Mirrored behaviour:
   reports a growing ``completionPercent``.
 """
 
-import re
 import time
 
-from ..arm import ArmError, invalid_parameter, merge_tags, new_guid, resource_id, timestamp
+from ..arm import ArmError, invalid_parameter, new_guid, resource_id, timestamp
 from ..lro import completion
 from ..store import Resource
-from . import resources
+from . import resources, rules
 
 DISK_TYPE = "Microsoft.Compute/disks"
 SNAPSHOT_TYPE = "Microsoft.Compute/snapshots"
 GIB = 1 << 30
 FOUR_TIB_GB = 4095
-NAME = re.compile(r"^[A-Za-z0-9][-\w.]{0,78}[\w]$|^[A-Za-z0-9]$")
 
 # SKU -> (tier, zone-redundant, largest size in GiB)
 DISK_SKUS = {
@@ -60,13 +58,6 @@ def list_of(lab, subscription, group, kind):
     """Disks or snapshots of a resource group, or of the subscription when ``group`` is None."""
     found = resources.list_resources(lab, subscription, group, kind)
     return [render_snapshot(item) if kind == SNAPSHOT_TYPE else item for item in found]
-
-
-def _check_name(name, kind):
-    if not NAME.match(name):
-        raise ArmError(400, "InvalidResourceName",
-                       f"The resource name '{name}' for type '{kind}' is invalid: use 1-80 letters, digits, '_', '-' and '.', "
-                       "starting with a letter or digit and ending with a letter, digit or '_'.")
 
 
 def _idle(lab, resource):
@@ -116,7 +107,7 @@ def put_disk(lab, subscription, group, name, body):
     if existing:
         return update_disk(lab, existing, body, full=True)
     group_resource = resources.writable_group(lab, subscription, group)
-    _check_name(name, DISK_TYPE)
+    rules.check_new(DISK_TYPE, name, body)
     location = resources.check_location(body.get("location"), DISK_TYPE)
     sku = (body.get("sku") or {}).get("name", "Standard_LRS")
     if sku not in DISK_SKUS:
@@ -183,7 +174,7 @@ def update_disk(lab, disk, body, full=False):
     if shares is not None and int(shares) != disk.properties.get("maxShares", 1):
         _check_offline(disk, "Changing maxShares")
         changes["maxShares"] = int(shares)
-    merge_tags(disk.body, body)
+    rules.merge_tags(disk.body, body)
     return disk, resources.begin(lab, disk, "Updating", "disk.update", {"changes": changes})
 
 
@@ -315,10 +306,10 @@ def put_snapshot(lab, subscription, group, name, body):
     existing = lab.store.get(rid)
     if existing:
         _idle(lab, existing)
-        merge_tags(existing.body, body)
+        rules.merge_tags(existing.body, body)
         return render_snapshot(existing), resources.begin(lab, existing, "Updating", "snapshot.create")
     group_resource = resources.writable_group(lab, subscription, group)
-    _check_name(name, SNAPSHOT_TYPE)
+    rules.check_new(SNAPSHOT_TYPE, name, body)
     location = resources.check_location(body.get("location"), SNAPSHOT_TYPE)
     properties = body.get("properties") or {}
     creation = dict(properties.get("creationData") or {})

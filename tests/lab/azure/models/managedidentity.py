@@ -8,9 +8,9 @@ Mirrored behaviour:
   that issuer for an Entra token of the identity (workload identity).
 """
 
-from ..arm import ArmError, merge_tags, new_guid, resource_id
+from ..arm import ArmError, new_guid, resource_id
 from ..store import Resource
-from . import authorization, resources
+from . import authorization, resources, rules
 
 IDENTITY_TYPE = "Microsoft.ManagedIdentity/userAssignedIdentities"
 FEDERATED_TYPE = "Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials"
@@ -21,10 +21,11 @@ def put_identity(lab, subscription, group, name, body):
     rid = resource_id(subscription, group, IDENTITY_TYPE, name)
     existing = lab.store.get(rid)
     if existing:
-        merge_tags(existing.body, body)
+        rules.merge_tags(existing.body, body)
         lab.store.save(existing)
         return existing, False
     group_resource = resources.writable_group(lab, subscription, group)
+    rules.check_new(IDENTITY_TYPE, name, body)
     location = resources.check_location(body.get("location"), IDENTITY_TYPE)
     client_id = new_guid()
     principal = authorization.add_principal(lab, name, "ServicePrincipal", app_id=client_id)

@@ -1,11 +1,13 @@
 """Microsoft.Resources: subscriptions, locations, resource groups, and removal of resource trees.
 
 Mirrored behaviour:
-- one subscription per lab (a GUID); another GUID is ``SubscriptionNotFound``, a malformed one
-  ``InvalidSubscriptionId``;
+- one subscription per lab (a GUID); any request under another GUID is ``SubscriptionNotFound``,
+  under a malformed one ``InvalidSubscriptionId`` (checked before routing, as ARM's front door does);
+- ``GET /subscriptions/{id}/locations`` lists the lab regions, zonal ones with their zone mappings;
+  a PUT naming another region is ``LocationNotAvailableForResourceType`` (for a resource group
+  ``LocationNotAvailableForResourceGroup``), with the list of available regions;
 - resource group PUT is synchronous: 201 when created, 200 when it existed; a different location
-  for an existing group is ``InvalidResourceGroupLocation``; names allow letters, digits, ``-``,
-  ``_``, ``.``, ``(`` and ``)``, at most 90 characters, not ending in a period;
+  for an existing group is ``InvalidResourceGroupLocation``; names and tags follow ``rules.py``;
 - resource group DELETE is a long-running operation polled through ``Location`` only; meanwhile
   the group is ``Deleting`` and new resources in it are refused (``ResourceGroupBeingDeleted``);
   at the end everything in it goes (cascade);
@@ -13,14 +15,12 @@ Mirrored behaviour:
   (disk images deleted, attached disks released, identities leave the directory…).
 """
 
-import re
-
-from ..arm import GUID, ArmError, group_id, merge_tags, resource_group_not_found, resource_id, resource_not_found
+from ..arm import GUID, ArmError, group_id, resource_group_not_found, resource_id, resource_not_found
 from ..lro import completion
 from ..store import Resource
+from . import rules
 
 GROUP_TYPE = "Microsoft.Resources/resourceGroups"
-GROUP_NAME = re.compile(r"^[-\w._()]{1,90}$")
 
 # Regions the lab knows, with their availability zones (an empty list: a region without zones).
 REGIONS = {
@@ -29,6 +29,15 @@ REGIONS = {
     "eastus": ["1", "2", "3"], "eastus2": ["1", "2", "3"], "westus2": ["1", "2", "3"], "westus3": ["1", "2", "3"],
     "centralus": ["1", "2", "3"], "southeastasia": ["1", "2", "3"], "japaneast": ["1", "2", "3"],
     "westcentralus": [], "northcentralus": [], "ukwest": [], "francesouth": [],
+}
+# region -> (display name, geography group)
+REGION_NAMES = {
+    "westeurope": ("West Europe", "Europe"), "northeurope": ("North Europe", "Europe"), "swedencentral": ("Sweden Central", "Europe"),
+    "francecentral": ("France Central", "Europe"), "germanywestcentral": ("Germany West Central", "Europe"),
+    "uksouth": ("UK South", "Europe"), "eastus": ("East US", "US"), "eastus2": ("East US 2", "US"), "westus2": ("West US 2", "US"),
+    "westus3": ("West US 3", "US"), "centralus": ("Central US", "US"), "southeastasia": ("Southeast Asia", "Asia Pacific"),
+    "japaneast": ("Japan East", "Asia Pacific"), "westcentralus": ("West Central US", "US"),
+    "northcentralus": ("North Central US", "US"), "ukwest": ("UK West", "Europe"), "francesouth": ("France South", "Europe"),
 }
 
 # type -> function(lab, resource) run when a resource of that type is removed.
@@ -45,7 +54,7 @@ def on_remove(resource_type):
 
 def check_subscription(lab, subscription):
     """Only the lab subscription exists."""
-    if not GUID.match(subscription):
+    if not GUID.fullmatch(subscription):
         raise ArmError(400, "InvalidSubscriptionId", f"The provided subscription identifier '{subscription}' is malformed or invalid.")
     if subscription.lower() != lab.subscription.lower():
         raise ArmError(404, "SubscriptionNotFound", f"The subscription '{subscription}' could not be found.")
@@ -60,23 +69,38 @@ def subscription_body(lab):
     }
 
 
+def check_path_subscription(lab, path):
+    """The subscription a request path names (``/subscriptions/{id}/…``) must be the lab's."""
+    parts = path.split("/", 3)
+    if len(parts) > 2 and parts[1].lower() == "subscriptions" and parts[2]:
+        check_subscription(lab, parts[2])
+
+
 def location_bodies(lab):
-    """``GET /subscriptions/{id}/locations``: the lab regions and their zones."""
-    return [{"id": f"/subscriptions/{lab.subscription}/locations/{name}", "name": name, "displayName": name,
-             "regionalDisplayName": name, "type": "Region",
-             "availabilityZoneMappings": [{"logicalZone": zone, "physicalZone": f"{name}-az{zone}"} for zone in zones],
-             "metadata": {"regionType": "Physical", "regionCategory": "Recommended"}}
-            for name, zones in REGIONS.items()]
+    """``GET /subscriptions/{id}/locations`` (``Subscriptions_ListLocations``): the lab regions, zonal ones with their zones."""
+    bodies = []
+    for name, zones in REGIONS.items():
+        display, geography = REGION_NAMES[name]
+        body = {"id": f"/subscriptions/{lab.subscription}/locations/{name}", "subscriptionId": lab.subscription, "name": name,
+                "type": "Region", "displayName": display, "regionalDisplayName": f"({geography}) {display}",
+                "metadata": {"regionType": "Physical", "regionCategory": "Recommended" if zones else "Other", "geographyGroup": geography}}
+        if zones:
+            body["availabilityZoneMappings"] = [{"logicalZone": zone, "physicalZone": f"{name}-az{zone}"} for zone in zones]
+        bodies.append(body)
+    return bodies
 
 
 def check_location(location, resource_type):
     """A known region, normalised (``West Europe`` → ``westeurope``)."""
     name = (location or "").replace(" ", "").lower()
-    if name not in REGIONS:
-        raise ArmError(400, "LocationNotAvailableForResourceType",
-                       f"The provided location '{location}' is not available for resource type '{resource_type}'. "
-                       f"List of available regions for the resource type is '{','.join(REGIONS)}'.")
-    return name
+    if name in REGIONS:
+        return name
+    if resource_type == GROUP_TYPE:
+        raise ArmError(400, "LocationNotAvailableForResourceGroup", f"The provided location '{location}' is not available for resource "
+                                                                    f"group. List of available regions is '{','.join(REGIONS)}'.")
+    raise ArmError(400, "LocationNotAvailableForResourceType",
+                   f"The provided location '{location}' is not available for resource type '{resource_type}'. "
+                   f"List of available regions for the resource type is '{','.join(REGIONS)}'.")
 
 
 def check_zones(location, zones, target="zones"):
@@ -90,7 +114,6 @@ def check_zones(location, zones, target="zones"):
 
 def get_group(lab, subscription, name):
     """The resource group, or ResourceGroupNotFound."""
-    check_subscription(lab, subscription)
     group = lab.store.get(group_id(subscription, name))
     if group is None:
         raise resource_group_not_found(name)
@@ -122,7 +145,6 @@ def get_child(lab, group, parent, parent_name, resource_type, name):
 def list_resources(lab, subscription, group, resource_type):
     """The resources of a type in a resource group, or in the subscription when ``group`` is None."""
     if group is None:
-        check_subscription(lab, subscription)
         return lab.store.of_type(resource_type)
     return lab.store.children(get_group(lab, subscription, group).id, resource_type)
 
@@ -158,12 +180,9 @@ def writable_group(lab, subscription, name):
 
 def put_group(lab, subscription, name, body, managed_by=None):
     """Create or update a resource group; returns (resource, created)."""
-    check_subscription(lab, subscription)
-    if not GROUP_NAME.match(name) or name.endswith("."):
-        raise ArmError(400, "InvalidResourceGroup",
-                       f"The provided resource group name '{name}' has these invalid characters or length. The name can only be "
-                       "a letter, digit, '-', '.', '(', ')' or '_', at most 90 characters, and cannot end with a period.")
+    rules.check_name(GROUP_TYPE, name)
     location = check_location(body.get("location"), GROUP_TYPE)
+    tags = rules.checked_tags(body.get("tags"))
     existing = lab.store.get(group_id(subscription, name))
     if existing:
         if existing.body["location"] != location:
@@ -171,12 +190,12 @@ def put_group(lab, subscription, name, body, managed_by=None):
                            f"Invalid resource group location '{location}'. The Resource group already exists in location "
                            f"'{existing.body['location']}'.")
         writable_group(lab, subscription, name)
-        existing.body["tags"] = dict(body.get("tags") or {})
+        existing.body["tags"] = tags
         lab.store.save(existing)
         return existing, False
     group = Resource(group_id(subscription, name), GROUP_TYPE, f"/subscriptions/{subscription}", {
         "id": group_id(subscription, name), "name": name, "type": GROUP_TYPE, "location": location,
-        "tags": dict(body.get("tags") or {}), "properties": {"provisioningState": "Succeeded"},
+        "tags": tags, "properties": {"provisioningState": "Succeeded"},
     })
     if managed_by or body.get("managedBy"):
         group.body["managedBy"] = managed_by or body["managedBy"]
@@ -187,20 +206,18 @@ def put_group(lab, subscription, name, body, managed_by=None):
 def patch_group(lab, subscription, name, update):
     """PATCH of a resource group (tags)."""
     group = get_group(lab, subscription, name)
-    merge_tags(group.body, update)
+    rules.merge_tags(group.body, update)
     lab.store.save(group)
     return group
 
 
 def list_groups(lab, subscription):
     """Resource groups of the subscription."""
-    check_subscription(lab, subscription)
-    return lab.store.children(f"/subscriptions/{lab.subscription}", GROUP_TYPE)
+    return lab.store.children(f"/subscriptions/{subscription}", GROUP_TYPE)
 
 
 def delete_group(lab, subscription, name):
     """Start deleting a resource group; returns the operation, or None when it does not exist."""
-    check_subscription(lab, subscription)
     group = lab.store.get(group_id(subscription, name))
     return begin(lab, group, "Deleting", "resourceGroup.delete", location="global") if group else None
 
@@ -238,7 +255,7 @@ def provider_body(lab, namespace):
 
 
 def tracked(rid, resource_type, name, location, body, extra=None):
-    """The common body of a tracked resource created from a request ``body``."""
+    """The common body of a tracked resource created from a request ``body`` (whose tags ``rules.check_new`` passed)."""
     result = {"id": rid, "name": name, "type": resource_type, "location": location, "tags": dict(body.get("tags") or {})}
     result.update(extra or {})
     return result

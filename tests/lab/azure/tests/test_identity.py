@@ -48,11 +48,11 @@ def test_environment_credential(lab, monkeypatch):
 
 def test_federated_assertion(lab):
     subscription = lab.info["subscription_id"]
-    identity = lab.arm("PUT", f"/subscriptions/{subscription}/resourceGroups/fed/providers/Microsoft.ManagedIdentity/userAssignedIdentities/wi",
+    identity = lab.arm("PUT", f"/subscriptions/{subscription}/resourceGroups/fed/providers/Microsoft.ManagedIdentity/userAssignedIdentities/writer-id",
                        json={"location": "westeurope"})
     assert identity.status_code == 404 and identity.json()["error"]["code"] == "ResourceGroupNotFound"
     lab.arm("PUT", f"/subscriptions/{subscription}/resourceGroups/fed", json={"location": "westeurope"})
-    path = f"/subscriptions/{subscription}/resourceGroups/fed/providers/Microsoft.ManagedIdentity/userAssignedIdentities/wi"
+    path = f"/subscriptions/{subscription}/resourceGroups/fed/providers/Microsoft.ManagedIdentity/userAssignedIdentities/writer-id"
     identity = lab.arm("PUT", path, json={"location": "westeurope"}).json()
     created = lab.arm("PUT", path + "/federatedIdentityCredentials/k8s", json={"properties": {
         "issuer": "https://oidc.lab", "subject": "system:serviceaccount:app:writer", "audiences": ["api://AzureADTokenExchange"]}})

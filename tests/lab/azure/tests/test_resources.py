@@ -44,12 +44,6 @@ def test_resource_group_lifecycle(lab, resource_client, compute, subscription):
         resource_client.resource_groups.begin_delete(name).result()
 
 
-def test_unknown_location(resource_client):
-    with pytest.raises(HttpResponseError) as caught:
-        resource_client.resource_groups.create_or_update("rg-nowhere", {"location": "atlantis"})
-    assert error_code(caught) == "LocationNotAvailableForResourceType"
-
-
 def test_role_definitions(authorization, subscription):
     scope = f"/subscriptions/{subscription}"
     found = list(authorization.role_definitions.list(scope, filter="roleName eq 'Disk Snapshot Contributor'"))
