@@ -228,14 +228,20 @@ def credential_plan(params, environ=None):
     return _service_principal(values, source) or "default", values
 
 
-def build_credential(params, cloud, identity=None):
-    """An azure-identity credential for ``params`` (``identity`` is the ``azure.identity`` module, for tests)."""
+def build_credential(params, cloud, identity=None, retry_policy=None):
+    """An azure-identity credential for ``params`` (``identity`` is the ``azure.identity`` module, for tests).
+
+    ``retry_policy()`` makes the retry policy of the token requests of a service principal (so a failing token
+    endpoint is retried within the module's deadline, not azure-identity's own minutes of backoff).
+    """
     if identity is None:
         from azure import identity as azure_identity  # pylint: disable=import-outside-toplevel
         identity = azure_identity
     kind, values = credential_plan(params)
     common = {"connection_verify": tls_verify(params)}
     msal = dict(common, authority=cloud["authority_host"], disable_instance_discovery=cloud["disable_instance_discovery"])
+    if retry_policy is not None and kind in ("secret", "certificate", "workload_identity"):
+        msal["retry_policy_class"] = lambda **_settings: retry_policy()
     if kind == "secret":
         return identity.ClientSecretCredential(values["tenant"], values["client_id"], values["secret"], **msal)
     if kind == "certificate":

@@ -29,13 +29,15 @@ from ansible_collections.kubedisk.aks.plugins.module_utils.azure_auth import (
 )
 from ansible_collections.kubedisk.aks.plugins.module_utils.azure_diff import make_diff
 from ansible_collections.kubedisk.aks.plugins.module_utils.azure_errors import error_code, error_details, format_error
-from ansible_collections.kubedisk.aks.plugins.module_utils.azure_ids import HAS_AZURE_MGMT_CORE
+from ansible_collections.kubedisk.aks.plugins.module_utils.azure_ids import HAS_AZURE_MGMT_CORE, is_guid
 from ansible_collections.kubedisk.aks.plugins.module_utils.azure_retry import DeadlineRetryPolicy
+from ansible_collections.kubedisk.aks.plugins.module_utils.azure_tags import tags_problem
 from ansible_collections.kubedisk.aks.plugins.module_utils.deadline import Deadline
 from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_client import hide_kubeconfig_secrets, kube_client
 
 try:
     from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpResponseError, ResourceNotFoundError
+    from azure.core.rest import HttpRequest
     HAS_AZURE_CORE = True
     AZURE_CORE_IMPORT_ERROR = None
 except ImportError:
@@ -54,11 +56,20 @@ except ImportError:
     class ClientAuthenticationError(HttpResponseError):  # type: ignore[no-redef]
         """Placeholder."""
 
+    HttpRequest = None
+
 USER_AGENT = "kubedisk.aks/0.1.0"
 # Used only when a poll response carries no Retry-After (ARM nearly always sends one).
 FALLBACK_POLL_INTERVAL = 5
 # Waits for Azure states that take minutes (directory replication, cross-region copies) double up to this.
 SLOW_STATE_MAX_WAIT = 20.0
+# A 404 with one of these codes says the resource asked for is not there; any other 404 (SubscriptionNotFound,
+# an unknown parent, a wrong path) is an error: treating it as "absent" would report success for nothing done.
+ABSENT_CODES = frozenset(["resourcenotfound", "resourcegroupnotfound", "notfound", "parentresourcenotfound",
+                          "roleassignmentnotfound", "roledefinitiondoesnotexist"])
+# provisioningState values after which nothing more happens until someone writes again.
+TERMINAL_STATES = frozenset(["succeeded", "failed", "canceled", "cancelled"])
+LOCATIONS_API_VERSION = "2022-12-01"
 
 # name -> (python module, class, PyPI package, takes a subscription id)
 CLIENTS = {
@@ -76,6 +87,27 @@ def _import_client_class(name):
         return getattr(module, class_name), None, package
     except ImportError:
         return None, traceback.format_exc(), package
+
+
+def is_absent(exc):
+    """Whether an Azure error says that the resource read is not there (a 404 with an ``ABSENT_CODES`` code)."""
+    if getattr(exc, "status_code", None) != 404:
+        return False
+    code = (error_code(exc) or "").lower()
+    return code in ABSENT_CODES or (not code and isinstance(exc, ResourceNotFoundError))
+
+
+def provisioning_state(resource):
+    """provisioningState of an SDK model or REST dict (None when it has none)."""
+    if resource is None:
+        return None
+    if isinstance(resource, dict):
+        props = resource.get("properties") if isinstance(resource.get("properties"), dict) else resource
+        return props.get("provisioningState") or props.get("provisioning_state")
+    state = getattr(resource, "provisioning_state", None)
+    if state is None:
+        state = getattr(getattr(resource, "properties", None), "provisioning_state", None)
+    return str(getattr(state, "value", state)) if state is not None else None
 
 
 class AzureModule(object):
@@ -103,6 +135,18 @@ class AzureModule(object):
         if self.timeout is None or self.timeout < 1:
             self.fail_json(msg="timeout must be at least 1 second, got %s" % self.timeout)
         self.deadline = Deadline(self.timeout)
+        self._locations = None
+        self._check_shared_options()
+
+    def _check_shared_options(self):
+        """Refuse, before any call, a subscription id that is not a GUID and tags Azure would refuse."""
+        sub = self.params.get("subscription_id")
+        if sub is not None and not is_guid(sub):
+            self.fail_json(msg="subscription_id %r is not a subscription id (a GUID such as "
+                               "00000000-0000-0000-0000-000000000000)" % sub)
+        problem = tags_problem(self.params.get("tags"))
+        if problem:
+            self.fail_json(msg="tags: %s" % problem)
 
     # ----- AnsibleModule passthrough --------------------------------------------------------------
     @property
@@ -192,7 +236,7 @@ class AzureModule(object):
     def credential(self):
         if self._credential is None:
             try:
-                self._credential = build_credential(self.params, self.cloud)
+                self._credential = build_credential(self.params, self.cloud, retry_policy=self.retry_policy)
             except AzureAuthError as exc:
                 self.fail_json(msg=str(exc))
             except ImportError:
@@ -201,16 +245,20 @@ class AzureModule(object):
                 self.fail_json(msg="cannot build the Azure credential: %s" % exc)
         return self._credential
 
+    def retry_policy(self, **kwargs):
+        """azure-core's RetryPolicy for ARM and the token endpoint: 429/408/5xx and dropped connections, Retry-After
+        honoured, exponential backoff otherwise; each request and each wait bounded by what is left of the deadline."""
+        settings = dict(retry_total=10, retry_status=6, retry_backoff_factor=0.8, retry_backoff_max=60, timeout=self.timeout)
+        settings.update(kwargs)
+        return DeadlineRetryPolicy(self.deadline, **settings)
+
     def client_kwargs(self):
         """Keyword arguments for a management client: endpoint, scopes, TLS, retries and poll pacing."""
         return {
             "base_url": self.cloud["resource_manager"].rstrip("/"),
             "credential_scopes": [self.cloud["scope"]],
             "connection_verify": tls_verify(self.params),
-            # azure-core's RetryPolicy: 429/408/5xx and dropped connections, Retry-After honoured,
-            # exponential backoff otherwise; each request bounded by what is left of the deadline.
-            "retry_policy": DeadlineRetryPolicy(self.deadline, retry_total=10, retry_status=6, retry_backoff_factor=0.8,
-                                                retry_backoff_max=60, timeout=self.timeout),
+            "retry_policy": self.retry_policy(),
             "polling_interval": FALLBACK_POLL_INTERVAL,
             "user_agent": USER_AGENT,
         }
@@ -266,17 +314,70 @@ class AzureModule(object):
             self.fail_json_azure(exc, what)
 
     def get_or_none(self, what, func, *args, **kwargs):
-        """Like ``call`` but a 404 (ResourceNotFound, ResourceGroupNotFound, ...) returns None."""
+        """Like ``call`` but a 404 saying the resource is not there (``ABSENT_CODES``) returns None.
+
+        Any other 404 (SubscriptionNotFound above all) fails the module: it is no answer about the resource.
+        """
         try:
             return func(*args, **kwargs)
-        except ResourceNotFoundError:
-            return None
-        except HttpResponseError as exc:
-            if getattr(exc, "status_code", None) == 404:
+        except AzureError as exc:
+            if is_absent(exc):
                 return None
             self.fail_json_azure(exc, what)
-        except AzureError as exc:
-            self.fail_json_azure(exc, what)
+
+    def current(self, what, func, *args, **kwargs):
+        """The resource ``func`` reads (None when absent), once no operation is running on it any more.
+
+        A resource still ``Creating``, ``Updating``, ``Deleting``... (an earlier run that outlived its timeout, or
+        a run beside this one) is read again until its provisioningState is terminal, within the deadline: only
+        then can it be compared with what is wanted. A resource that is deleted meanwhile gives None.
+        """
+        def settled():
+            found = self.get_or_none(what, func, *args, **kwargs)
+            state = provisioning_state(found)
+            return found is None or state is None or state.lower() in TERMINAL_STATES, (found, state)
+
+        done, (found, state) = self.deadline.poll_until(settled, max_interval=SLOW_STATE_MAX_WAIT)
+        if not done:
+            self.fail_json(msg="%s: an operation on it is still running (provisioningState %s) after timeout=%d s; rerun "
+                               "later (it converges) or raise timeout" % (what, state, self.timeout),
+                           provisioning_state=state, elapsed=self.elapsed())
+        return found
+
+    # ----- locations ------------------------------------------------------------------------------
+    def locations(self):
+        """``{name: [zones]}`` of the regions the subscription offers (``GET /subscriptions/{id}/locations``), read once.
+
+        This also proves the subscription exists before anything is written (a wrong one answers SubscriptionNotFound).
+        """
+        if self._locations is None:
+            client = self.client("resource")
+            request = HttpRequest("GET", "/subscriptions/%s/locations" % self.subscription_id,
+                                  params={"api-version": LOCATIONS_API_VERSION})
+
+            def read():
+                response = client.send_request(request)
+                response.raise_for_status()
+                return response.json().get("value") or []
+
+            found = {}
+            for item in self.call("listing the locations of subscription %s" % self.subscription_id, read):
+                zones = [str(z.get("logicalZone")) for z in item.get("availabilityZoneMappings") or [] if z.get("logicalZone")]
+                found[(item.get("name") or "").lower()] = sorted(zones)
+            self._locations = found
+        return self._locations
+
+    def check_location(self, location, zones=None, option="location"):
+        """Fail before any write when ``location`` is not a region of the subscription or lacks one of ``zones``."""
+        regions = self.locations()
+        name = (location or "").replace(" ", "").lower()
+        if name not in regions:
+            self.fail_json(msg="%s %r is not a region of subscription %s; it offers %s" % (
+                option, location, self.subscription_id, ", ".join(sorted(regions)) or "none"))
+        missing = [str(z) for z in zones or [] if str(z) not in regions[name]]
+        if missing:
+            self.fail_json(msg="%s %s has no availability zone %s (its zones: %s)" % (
+                option, name, ", ".join(missing), ", ".join(regions[name]) or "none"))
 
     # ----- long-running operations ----------------------------------------------------------------
     def begin(self, what, func, *args, **kwargs):

@@ -128,6 +128,9 @@ def poller():
     return FakePoller
 
 
+LOCATIONS = {"westeurope": ["1", "2", "3"], "northeurope": ["1", "2", "3"], "westcentralus": []}
+
+
 @pytest.fixture
 def clients(monkeypatch):
     """Replace AzureModule.client(name) with MagicMocks: clients['compute'] is what the module gets."""
@@ -137,15 +140,24 @@ def clients(monkeypatch):
 
     made = {}
 
+    def fake(name):
+        if name not in made:
+            made[name] = MagicMock(name=name)
+            # GET /subscriptions/{id}/locations (through send_request): two regions with zones, one without.
+            made[name].send_request.return_value.json.return_value = {"value": [
+                {"name": region, "availabilityZoneMappings": [{"logicalZone": z} for z in zones]}
+                for region, zones in LOCATIONS.items()]}
+        return made[name]
+
     def client(self, name):
         self.subscription_id  # pylint: disable=pointless-statement  # the real one fails without it too
-        return made.setdefault(name, MagicMock(name=name))
+        return fake(name)
 
     monkeypatch.setattr(azure_module.AzureModule, "client", client)
 
     class Clients(dict):
         def __missing__(self, name):
-            return made.setdefault(name, MagicMock(name=name))
+            return fake(name)
 
         def writes(self):
             """Names of the write calls made (create/update/delete/begin_*) on any client."""
