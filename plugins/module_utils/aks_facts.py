@@ -139,9 +139,19 @@ def fetch_kubeconfig(module, client, resource_group, name, credential):
 
 
 def write_private_file(module, path, content):
-    """Write ``content`` to ``path`` with mode 0600 when it differs; returns True when the file changed."""
+    """Write ``content`` to ``path`` with mode 0600 when it differs; returns True when the file changed (in check
+    mode: would change). A path that cannot be a file fails the module with the reason."""
     path = os.path.expanduser(path)
     content = to_bytes(content)
+    if os.path.isdir(path):
+        module.fail_json(msg="cannot write the kubeconfig to %s: it is a directory; give a file path" % path)
+    try:
+        return _write_if_changed(module, path, content)
+    except (IOError, OSError) as exc:
+        module.fail_json(msg="cannot write the kubeconfig to %s: %s" % (path, exc))
+
+
+def _write_if_changed(module, path, content):
     if os.path.exists(path):
         with open(path, "rb") as handle:
             same = hashlib.sha256(handle.read()).digest() == hashlib.sha256(content).digest()

@@ -340,8 +340,8 @@ from ansible_collections.kubedisk.aks.plugins.module_utils.azure_models import t
 from ansible_collections.kubedisk.aks.plugins.module_utils.azure_module import AzureModule
 from ansible_collections.kubedisk.aks.plugins.module_utils.azure_tags import TAGS_SPEC, tags_after
 
-TAINT = re.compile(r"^[A-Za-z0-9./_-]+(=[A-Za-z0-9._-]*)?:(NoSchedule|PreferNoSchedule|NoExecute)$")
-VERSION = re.compile(r"^\d+\.\d+(\.\d+)?$")
+TAINT = re.compile(r"^[A-Za-z0-9./_-]+(=[A-Za-z0-9._-]*)?:(NoSchedule|PreferNoSchedule|NoExecute)\Z")
+VERSION = re.compile(r"^\d+\.\d+(\.\d+)?\Z")
 STORAGE_KEYS = {"disk_csi_driver": "diskCSIDriver", "file_csi_driver": "fileCSIDriver",
                 "snapshot_controller": "snapshotController", "blob_csi_driver": "blobCSIDriver"}
 NETWORK_KEYS = {"network_plugin": "networkPlugin", "network_plugin_mode": "networkPluginMode", "network_policy": "networkPolicy",
@@ -769,7 +769,7 @@ def main():
         module.fail_json(msg=str(exc))
     client = module.client("containerservice")
     rg, name = params["resource_group"], params["name"]
-    current = to_rest(module.get_or_none("reading cluster %s" % name, client.managed_clusters.get, rg, name))
+    current = to_rest(module.current("reading cluster %s" % name, client.managed_clusters.get, rg, name))
     before = cluster_facts(current)
     result = {"changed": False, "operations": []}
 
@@ -787,6 +787,8 @@ def main():
             module.fail_json(msg=str(exc), cluster=before)
         result["operations"] = [op[3] for op in ops]
         result["changed"] = bool(ops)
+        if current is None:
+            module.check_location(params["location"], sorted(set(z for pool in params["node_pools"] or [] for z in pool["zones"] or [])))
         if ops and not module.check_mode:
             after = cluster_facts(apply(module, client, ops))
         else:

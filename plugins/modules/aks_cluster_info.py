@@ -106,9 +106,8 @@ def main():
     if params["kubeconfig"] and clusters:
         path = params["kubeconfig"]["path"]
         result["kubeconfig_path"] = path
-        if not module.check_mode:
-            content = fetch_kubeconfig(module, client, rg, name, params["kubeconfig"]["credential"])
-            result["changed"] = write_private_file(module, path, content)
+        content = fetch_kubeconfig(module, client, rg, name, params["kubeconfig"]["credential"])
+        result["changed"] = write_private_file(module, path, content)
     module.exit_json(**result)
 
 

@@ -360,6 +360,24 @@ def pvc_problem(pv_name):
     return check
 
 
+def kubernetes_preflight(module, disk_id):
+    """Before the disk is written: Kubernetes answers, and the PV and PVC names are free or already this disk's."""
+    p = module.params
+    checks = [("PersistentVolume", p["pv"]["name"], None, pv_problem(disk_id))]
+    if p["pvc"]:
+        checks.append(("PersistentVolumeClaim", p["pvc"]["name"], p["pvc"]["namespace"], pvc_problem(p["pv"]["name"])))
+    try:
+        for kind, obj_name, namespace, problem in checks:
+            existing = module.kube().get(kind, obj_name, namespace)
+            wrong = problem(existing) if existing is not None else None
+            if wrong:
+                module.fail_json(msg="%s %s exists but %s; delete it or choose another name. Nothing was created." % (
+                    kind, "/".join(x for x in (namespace, obj_name) if x), wrong))
+    except K8sError as exc:
+        module.fail_json(msg="cannot reach Kubernetes to check the PV/PVC names before creating disk %s: %s. Nothing was "
+                             "created." % (p["name"], exc))
+
+
 def kubernetes_objects(module, disk):
     """Ensure the PV (and PVC); returns (changed, result additions)."""
     p = module.params
@@ -395,7 +413,7 @@ def main():
     p = module.params
     compute = module.client("compute")
     rg, name = p["resource_group"], p["name"]
-    current = to_rest(module.get_or_none("reading disk %s" % name, compute.disks.get, rg, name))
+    current = to_rest(module.current("reading disk %s" % name, compute.disks.get, rg, name))
     before = disk_facts(current)
     result = {"changed": False}
     if p["state"] == "absent":
@@ -411,6 +429,9 @@ def main():
 
     kind, source = resolve_source(module, compute)
     body = desired_disk(module, kind, source)
+    if p["pv"]:
+        kubernetes_preflight(module, resource_id(subscription=module.subscription_id, resource_group=rg,
+                                                 namespace="Microsoft.Compute", type="disks", name=name))
     if current and same_text((current.get("properties") or {}).get("provisioningState"), "Failed"):
         current = None  # a failed creation: the same PUT again replaces it
     if current:
@@ -425,6 +446,7 @@ def main():
                 after = to_rest(module.begin("updating disk %s" % name, compute.disks.begin_update, rg, name, update))
     else:
         result["changed"] = True
+        module.check_location(body["location"], body.get("zones"))
         after = dict(body, name=name, id=resource_id(subscription=module.subscription_id, resource_group=rg,
                                                      namespace="Microsoft.Compute", type="disks", name=name))
         if not module.check_mode:

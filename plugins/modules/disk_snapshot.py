@@ -312,14 +312,14 @@ def main():
     copy_name = p["copy_name"] or ("%s-%s" % (name, p["target_location"].lower()) if p["target_location"] else None)
     if copy_name and not valid_disk_name(copy_name):
         module.fail_json(msg="the copy name %r is too long or invalid; set copy_name" % copy_name)
-    current = to_rest(module.get_or_none("reading snapshot %s" % name, compute.snapshots.get, rg, name))
+    current = to_rest(module.current("reading snapshot %s" % name, compute.snapshots.get, rg, name))
     before = snapshot_facts(current)
     result = {"changed": False, "deleted": []}
 
     if p["state"] == "absent":
         targets = [(name, current)]
         if copy_name:
-            targets.append((copy_name, to_rest(module.get_or_none("reading copy %s" % copy_name, compute.snapshots.get, rg, copy_name))))
+            targets.append((copy_name, to_rest(module.current("reading copy %s" % copy_name, compute.snapshots.get, rg, copy_name))))
         for target, found in targets:
             if found:
                 result["changed"] = True
@@ -335,6 +335,8 @@ def main():
     location = p["location"] or disk.get("location")
     if p["target_location"] and same_text(p["target_location"], location):
         module.fail_json(msg="target_location %s is where the snapshot is made; name another region" % location)
+    if p["target_location"]:
+        module.check_location(p["target_location"], option="target_location")
     result["source_disk_id"] = disk_id
     wanted_tags = dict(p["tags"] or {})
     wanted_tags[SOURCE_TAG] = tag_value

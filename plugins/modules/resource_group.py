@@ -123,6 +123,7 @@ def present(module, client, current):
     if current is None:
         if not params["location"]:
             module.fail_json(msg="location is required to create resource group %s (e.g. location: westeurope)" % name)
+        module.check_location(params["location"])
         after = {"name": name, "location": params["location"], "tags": dict(params["tags"] or {})}
         if not module.check_mode:
             created = module.call("creating resource group %s" % name, client.resource_groups.create_or_update, name,
@@ -173,7 +174,7 @@ def main():
     validate(module)
     client = module.client("resource")
     name = module.params["name"]
-    current = module.get_or_none("reading resource group %s" % name, client.resource_groups.get, name)
+    current = module.current("reading resource group %s" % name, client.resource_groups.get, name)
     if module.params["state"] == "present":
         changed, before, after = present(module, client, current)
     else:

@@ -137,7 +137,8 @@ import json
 
 from ansible_collections.kubedisk.aks.plugins.module_utils.aks_facts import cluster_facts, principal_of
 from ansible_collections.kubedisk.aks.plugins.module_utils.azure_ids import (
-    RESOURCE_REF_SPEC, assignment_name, is_guid, parse_resource_id, resource_id, same_id, trailing_guid, valid_cluster_name)
+    RESOURCE_REF_SPEC, assignment_name, is_guid, is_role_definition_id, parse_resource_id, resource_id, same_id, trailing_guid,
+    valid_cluster_name, valid_role_name)
 from ansible_collections.kubedisk.aks.plugins.module_utils.azure_models import to_rest
 from ansible_collections.kubedisk.aks.plugins.module_utils.azure_module import AzureError, AzureModule
 
@@ -156,8 +157,13 @@ def validate(module):
     if params["scope"] is not None and not valid_scope(params["scope"]):
         module.fail_json(msg="scope %r is not a scope id: use /subscriptions/<id>, /subscriptions/<id>/resourceGroups/<rg>, "
                              "a resource id or a management group id" % params["scope"])
-    if not params["role"].strip():
+    role = params["role"]
+    if not role.strip():
         module.fail_json(msg="role is empty: give a role name such as Contributor, or a role definition GUID")
+    if not (is_guid(role) or is_role_definition_id(role) or valid_role_name(role)):
+        module.fail_json(msg="role %r is neither a role name (such as Contributor), a role definition GUID nor a full role "
+                             "definition id (/subscriptions/<id>/providers/Microsoft.Authorization/roleDefinitions/<guid> or "
+                             "/providers/Microsoft.Authorization/roleDefinitions/<guid>)" % role)
     for option in ("kubelet_identity_of", "cluster_identity_of", "node_resource_group_of"):
         ref = params[option]
         if ref and not valid_cluster_name(ref["name"]):
@@ -207,9 +213,9 @@ class Resolver(object):
     def role(self, scope):
         """(role definition id, role name) at ``scope``; fails naming the role when it is unknown."""
         module = self.module
-        role = module.params["role"].strip()
+        role = module.params["role"]
         client = module.client("authorization")
-        if is_guid(role) or "/roleDefinitions/" in role or "/roledefinitions/" in role:
+        if is_guid(role) or is_role_definition_id(role):
             guid = trailing_guid(role)
             found = module.get_or_none("reading role definition %s" % guid, client.role_definitions.get, scope.lstrip("/"), guid)
             if found is None:
