@@ -31,7 +31,7 @@ def spawn(name: str, argv: list, log, env=None, cwd=None):
     """Start a server in its own session with its output appended to ``log``; returns (Popen, record)."""
     with open(log, "ab") as handle:
         handle.write(f"\n=== {name} start {time.strftime('%Y-%m-%dT%H:%M:%S')}\n{' '.join(map(str, argv))}\n".encode("utf-8"))
-        process = subprocess.Popen(  # pylint: disable=consider-using-with  # a long-running server, ended by terminate()
+        process = subprocess.Popen(  # noqa: S603 - no shell  # pylint: disable=consider-using-with  # a server, ended by terminate()
             argv, stdin=subprocess.DEVNULL, stdout=handle, stderr=subprocess.STDOUT, cwd=cwd, env=env,
             start_new_session=True, close_fds=True)
     return process, {"name": name, "pid": process.pid, "starttime": start_time(process.pid), "argv": list(map(str, argv)), "log": str(log)}

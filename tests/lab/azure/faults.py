@@ -8,7 +8,8 @@ matching requests, or to each with a ``probability``.  Actions:
 - ``lro-fail``: the request is served, but the operation it starts ends Failed with ``code``;
 - ``lro-hang``: the request is served, but the operation it starts never ends.
 
-Rules live in memory: a restart clears them (operations already marked keep their fate).
+Rules live in memory: a restart clears them (an operation marked to fail still fails; one marked endless
+then takes its kind's normal time).
 """
 
 import asyncio
@@ -89,7 +90,7 @@ class Faults:
                 continue
             if not rule.regex.search(path):
                 continue
-            if rule.probability is not None and random.random() >= rule.probability:
+            if rule.probability is not None and random.random() >= rule.probability:  # noqa: S311 - fault odds, not a secret
                 continue
             rule.matched += 1
             if rule.count is not None:

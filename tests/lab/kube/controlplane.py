@@ -212,7 +212,7 @@ def _tail(path, lines: int = 25) -> str:
 
 def _http_ok(url: str, context=None, expect: str = "") -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=3, context=context) as resp:  # nosec B310 - loopback lab URLs only
+        with urllib.request.urlopen(url, timeout=3, context=context) as resp:  # noqa: S310 - loopback lab URLs only
             body = resp.read(4096).decode("utf-8", "replace")
             return resp.status == 200 and expect in body
     except (urllib.error.URLError, OSError, ValueError):

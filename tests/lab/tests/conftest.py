@@ -22,7 +22,8 @@ TESTS = Path(__file__).resolve().parents[2]
 
 def lab_cli(lab_dir: Path, *args: str, **environment: str) -> str:
     """Run ``python -m lab ...`` (with more ``environment``) against the lab in ``lab_dir``; its output, or a failure with it."""
-    result = subprocess.run([sys.executable, "-m", "lab", *args], env=dict(os.environ, LAB_DIR=str(lab_dir), PYTHONPATH=str(TESTS), **environment),
+    result = subprocess.run([sys.executable, "-m", "lab", *args],  # noqa: S603 - the lab's own argv, no shell
+                            env=dict(os.environ, LAB_DIR=str(lab_dir), PYTHONPATH=str(TESTS), **environment),
                             capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, f"python -m lab {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
     return result.stdout

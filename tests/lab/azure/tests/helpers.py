@@ -28,8 +28,8 @@ class Emulator:
         info_path = self.state_dir / "azure.json"
         info_path.unlink(missing_ok=True)
         command = [sys.executable, "-m", "lab.azure", "--state-dir", str(self.state_dir), "--port", str(self.port), "--profile", "fast"]
-        self.process = subprocess.Popen(command, env=dict(os.environ, PYTHONPATH=str(TESTS_ROOT)),  # pylint: disable=consider-using-with
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.process = subprocess.Popen(  # noqa: S603 - the lab's own argv, no shell  # pylint: disable=consider-using-with
+            command, env=dict(os.environ, PYTHONPATH=str(TESTS_ROOT)), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
         while not info_path.exists():
             if self.process.poll() is not None or time.monotonic() > deadline:

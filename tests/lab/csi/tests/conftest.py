@@ -71,7 +71,7 @@ def start_controller(folder, info, node_group):
     socket_path = folder / "csi.sock"
     log = folder / "csi.log"
     with open(log, "wb") as handle:
-        process = subprocess.Popen(  # pylint: disable=consider-using-with
+        process = subprocess.Popen(  # pylint: disable=consider-using-with  # noqa: S603 - the lab's own argv, no shell
             [sys.executable, "-m", "lab.csi", "--endpoint", f"unix://{socket_path}", "--config", str(config)],
             env=dict(os.environ, PYTHONPATH=str(TESTS_ROOT)), stdout=handle, stderr=subprocess.STDOUT)
     started = Controller(f"unix://{socket_path}", log, process)

@@ -293,7 +293,7 @@ def test_snapshots(csi, compute):
         if not token:
             break
     assert paged == everything and {snapshot.snapshot_id, second.snapshot_id} <= set(everything)
-    fails(grpc.StatusCode.ABORTED, csi.ListSnapshots, CSI.ListSnapshotsRequest(starting_token="bogus"))
+    fails(grpc.StatusCode.ABORTED, csi.ListSnapshots, CSI.ListSnapshotsRequest(starting_token="bogus"))  # noqa: S106 - a page token
 
     for item in (snapshot, second):
         csi.DeleteSnapshot(CSI.DeleteSnapshotRequest(snapshot_id=item.snapshot_id))
@@ -333,7 +333,7 @@ def test_list_volumes(csi):
     first = csi.ListVolumes(CSI.ListVolumesRequest(max_entries=2))
     rest = csi.ListVolumes(CSI.ListVolumesRequest(starting_token=first.next_token))
     assert [entry.volume.volume_id for entry in list(first.entries) + list(rest.entries)] == everything
-    fails(grpc.StatusCode.ABORTED, csi.ListVolumes, CSI.ListVolumesRequest(starting_token="-1"))
+    fails(grpc.StatusCode.ABORTED, csi.ListVolumes, CSI.ListVolumesRequest(starting_token="-1"))  # noqa: S106 - a page token
     for volume in created:
         delete(csi, volume)
 

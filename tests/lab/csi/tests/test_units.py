@@ -99,6 +99,7 @@ def test_live_config_follows_the_file(tmp_path):
 def test_entry_point_refuses_bad_config(tmp_path):
     """A configuration error is a clear message and exit code 2."""
     (tmp_path / "bad.json").write_text("{not json")
-    result = subprocess.run([sys.executable, "-m", "lab.csi", "--endpoint", f"unix://{tmp_path}/csi.sock", "--config", str(tmp_path / "bad.json")],
+    command = [sys.executable, "-m", "lab.csi", "--endpoint", f"unix://{tmp_path}/csi.sock", "--config", str(tmp_path / "bad.json")]
+    result = subprocess.run(command,  # noqa: S603 - the lab's own argv, no shell
                             env=dict(os.environ, PYTHONPATH=str(TESTS_ROOT)), capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 2 and "cannot read cloud config" in result.stderr
