@@ -21,6 +21,11 @@ description:
   - Returns a plan (one entry per pod to evict). When a pod would be stranded it fails with a message naming the pod,
     its zone and the reason, unless O(fail_on_stranded=false).
   - Pods of DaemonSets, mirror pods and finished pods are not evicted by a drain and are left out.
+  - A pod no controller manages (a bare pod) is not re-created anywhere after a drain, and C(kubectl drain) /
+    C(kubernetes.core.k8s_drain) refuse it unless told to delete it (C(force)): it blocks the drain unless O(force=true),
+    and is then reported as deleted for good.
+  - The data of a pod's C(emptyDir) volumes is deleted with the pod: such a pod blocks the drain unless
+    O(delete_emptydir_data=true), and is then listed in RV(emptydir_data_lost).
 author:
   - kubedisk.aks maintainers (@kubedisk)
 options:
@@ -37,6 +42,14 @@ options:
     description: Fail when a pod would be stranded or a PodDisruptionBudget blocks; with V(false) return the plan with RV(safe=false).
     type: bool
     default: true
+  force:
+    description: The drain deletes pods no controller manages (C(delete_options.force) of C(kubernetes.core.k8s_drain)).
+    type: bool
+    default: false
+  delete_emptydir_data:
+    description: The drain deletes pods with C(emptyDir) volumes and their data (C(delete_options.delete_emptydir_data)).
+    type: bool
+    default: false
   csi_driver:
     description: CSI driver whose attach slots (CSINode allocatable count) are counted.
     type: str
@@ -101,6 +114,16 @@ plan:
     reason:
       description: Why it cannot (null when it can), naming the zone and what rules out each node there.
       type: str
+    managed:
+      description: Whether a controller manages it (re-creates it elsewhere); a bare pod is deleted for good by a drain.
+      type: bool
+    owner:
+      description: C(kind) and C(name) of its controller (null for a bare pod); its replacement after the drain has the same.
+      type: dict
+    emptydir:
+      description: Its C(emptyDir) volumes, whose data the drain deletes.
+      type: list
+      elements: str
   sample:
     - pod: default/nginx-statefulset-0
       node: aks-nodepool1-30410574-vmss000002
@@ -120,6 +143,16 @@ pdb_blocks:
   returned: always
   type: list
   elements: dict
+emptydir_data_lost:
+  description: The pods (C(namespace/name)) whose C(emptyDir) data the drain deletes, with their volumes.
+  returned: always
+  type: list
+  elements: dict
+deleted_for_good:
+  description: The pods no controller manages, which the drain deletes (with O(force=true)) and nothing re-creates.
+  returned: always
+  type: list
+  elements: str
 nodes:
   description: The drained nodes with their zones.
   returned: always
@@ -141,6 +174,8 @@ ARGUMENT_SPEC = {
     "nodes": {"type": "list", "elements": "str", "required": True},
     "check_pdb": {"type": "bool", "default": True},
     "fail_on_stranded": {"type": "bool", "default": True},
+    "force": {"type": "bool", "default": False},
+    "delete_emptydir_data": {"type": "bool", "default": False},
     "csi_driver": {"type": "str", "default": CSI_DRIVER},
     "kubernetes": KUBERNETES_SPEC,
 }
@@ -156,6 +191,28 @@ def evicted_by_drain(pod):
     if owner(pod, "DaemonSet"):
         return False
     return (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+
+
+def controller_of(pod):
+    """``{kind, name}`` of the controller that re-creates the pod after an eviction (None for a bare pod)."""
+    ref = owner(pod)
+    return {"kind": ref["kind"], "name": ref["name"]} if ref else None
+
+
+def emptydir_volumes(pod):
+    return [v["name"] for v in (pod.get("spec") or {}).get("volumes") or [] if "emptyDir" in v]
+
+
+def drain_refusal(entry, force, delete_emptydir_data):
+    """Why the drain itself would refuse or lose the pod of a plan entry without being told to (None when it would not)."""
+    reasons = []
+    if not entry["managed"] and not force:
+        reasons.append("no controller manages it, so the drain would delete it for good; the drain refuses it unless "
+                       "force: true (or delete it yourself, or run it under a controller)")
+    if entry["emptydir"] and not delete_emptydir_data:
+        reasons.append("its emptyDir volume%s %s would lose %s data; the drain refuses it unless delete_emptydir_data: true"
+                       % ("s" if len(entry["emptydir"]) > 1 else "", ", ".join(entry["emptydir"]), "their" if len(entry["emptydir"]) > 1 else "its"))
+    return "; ".join(reasons) or None
 
 
 def node_labels_with_name(node):
@@ -322,7 +379,9 @@ def build_plan(cluster, draining, evicted, pvcs, pvs):
                 terms.append(pv_node_terms(pv))
                 zones.extend(z for z in pv_zones(pv) if z not in zones)
         entry = {"pod": "%s/%s" % (ns, name), "node": pod["spec"]["nodeName"], "zones": zones, "volumes": claims,
-                 "candidates": [], "target": None, "ok": True, "reason": None}
+                 "candidates": [], "target": None, "ok": True, "reason": None, "owner": controller_of(pod),
+                 "emptydir": emptydir_volumes(pod)}
+        entry["managed"] = entry["owner"] is not None
         if terms:
             reasons = []
             for node_name in sorted(cluster.nodes):
@@ -386,14 +445,28 @@ def main():
 
     cluster = Cluster(nodes, pods, csinodes, attachments, p["csi_driver"])
     plan = build_plan(cluster, names, evicted, pvcs, pvs)
+    for entry in plan:
+        refusal = drain_refusal(entry, p["force"], p["delete_emptydir_data"])
+        if refusal:
+            entry["ok"] = False
+            entry["reason"] = "; ".join(r for r in (entry["reason"], refusal) if r)
+    lost = [{"pod": e["pod"], "volumes": e["emptydir"]} for e in plan if e["emptydir"] and p["delete_emptydir_data"]]
+    deleted = [e["pod"] for e in plan if not e["managed"] and p["force"]]
+    if lost:
+        module.warn("the drain deletes the emptyDir data of %s" % "; ".join("%s (%s)" % (x["pod"], ", ".join(x["volumes"])) for x in lost))
+    if deleted:
+        module.warn("the drain deletes %s, which no controller manages: nothing re-creates %s" % (
+            ", ".join(deleted), "them" if len(deleted) > 1 else "it"))
     blocks, warnings = pdb_blocks(pdbs, evicted)
     for warning in warnings:
         module.warn(warning)
     stranded = [e for e in plan if not e["ok"]]
     result = {"changed": False, "safe": not stranded and not blocks, "plan": plan, "stranded": stranded, "pdb_blocks": blocks,
+              "emptydir_data_lost": lost, "deleted_for_good": deleted,
               "nodes": dict((n, {"zone": node_zone(known[n])}) for n in names)}
     if not result["safe"] and p["fail_on_stranded"]:
-        problems = ["pod %s in zone %s would be stranded: %s" % (e["pod"], "/".join(e["zones"]) or "-", e["reason"]) for e in stranded]
+        problems = ["pod %s in zone %s would be stranded: %s" % (e["pod"], "/".join(e["zones"]), e["reason"]) if e["zones"]
+                    else "pod %s cannot be drained: %s" % (e["pod"], e["reason"]) for e in stranded]
         problems += ["PodDisruptionBudget %s allows no disruption now (pods %s): wait until its pods are Ready or relax it"
                      % (b["pdb"], ", ".join(b["pods"])) for b in blocks]
         module.fail_json(msg="draining %s is not safe: %s. Uncordon or add a node in that zone, or drain another node first"

@@ -96,3 +96,26 @@ def test_pods_without_zonal_volumes_are_unconstrained(cluster, run_module):
     cluster(objects)
     result = run_module(drain_preflight.main, {"nodes": ["n0"]})
     assert result["safe"] and result["plan"][0]["zones"] == [] and result["plan"][0]["target"] is None
+
+
+def bare_and_scratch():
+    scratch = pod("cache-0", "n0", owner=("ReplicaSet", "cache"))
+    scratch["spec"]["volumes"].append({"name": "scratch", "emptyDir": {}})
+    return seed() + [pod("bare", "n0", ["data-bare"]), pvc("data-bare", "pvb"), pv("pvb", "we-1"), scratch]
+
+
+def test_bare_pod_with_a_zonal_disk_and_emptydir_data_block_unless_allowed(cluster, run_module):
+    cluster(bare_and_scratch())
+    result = run_module(drain_preflight.main, {"nodes": ["n0"]})
+    assert result["failed"] and not result["safe"]
+    assert "pod default/bare in zone we-1 would be stranded: no controller manages it" in result["msg"], result["msg"]
+    assert "pod default/cache-0 cannot be drained: its emptyDir volume scratch would lose its data" in result["msg"]
+    assert {e["pod"] for e in result["stranded"]} == {"default/bare", "default/cache-0"}
+
+
+def test_force_and_delete_emptydir_data_report_what_is_lost(cluster, run_module):
+    cluster(bare_and_scratch())
+    result = run_module(drain_preflight.main, {"nodes": ["n0"], "force": True, "delete_emptydir_data": True})
+    assert result["safe"], result
+    assert result["deleted_for_good"] == ["default/bare"]
+    assert result["emptydir_data_lost"] == [{"pod": "default/cache-0", "volumes": ["scratch"]}]
