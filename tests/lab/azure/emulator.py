@@ -41,6 +41,7 @@ class Emulator:
             self.set_config({"kubeconfig": os.environ["LAB_KUBECONFIG"]})
         self.identity = Identity(self)
         self.operations = Operations(self)
+        self.operations.end_hangs()
         if self.store.principal_by_app(self.credentials["client_id"]) is None:
             self.seed()
 

@@ -2,7 +2,9 @@
 
 An operation is a row with a deadline, not a timer: the server completes every operation whose
 deadline has passed before it answers any ARM call and on a background tick, so operations that
-were in flight when the process was killed finish after a restart. Each kind has a completion step
+were in flight when the process was stopped or killed finish after a restart (a client polling
+the same address resumes; one left endless by a fault rule, which a restart clears, then takes
+its kind's normal time). Each kind has a completion step
 that applies the operation's effect; a failed operation keeps its error and leaves the resource in
 ``provisioningState: Failed``. How operations are answered and polled over HTTP is in
 ``routes/operations.py``.
@@ -60,6 +62,13 @@ class Operations:
                               None, None)
         self.lab.store.add_operation(operation)
         return operation
+
+    def end_hangs(self, now=None):
+        """Give the operations a cleared ``lro-hang`` rule left endless their kind's normal duration from ``now``."""
+        now = now or time.time()
+        with self.lab.store.transaction():
+            for operation in self.lab.store.running_operations_not_before(NEVER):
+                self.lab.store.reschedule_operation(operation.id, now + self.lab.profile.duration(operation.kind))
 
     def busy(self, resource_id):
         """The running operations on a resource (for 'another operation in progress' rules)."""

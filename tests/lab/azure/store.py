@@ -220,6 +220,15 @@ class Store:
         rows = self.db.execute("SELECT * FROM operations WHERE status = 'InProgress' AND deadline <= ? ORDER BY deadline", (now,))
         return [_operation(row) for row in rows]
 
+    def running_operations_not_before(self, deadline):
+        """Running operations whose deadline is ``deadline`` or later."""
+        rows = self.db.execute("SELECT * FROM operations WHERE status = 'InProgress' AND deadline >= ?", (deadline,))
+        return [_operation(row) for row in rows]
+
+    def reschedule_operation(self, operation_id, deadline):
+        """Move a running operation's deadline."""
+        self.db.execute("UPDATE operations SET deadline = ? WHERE id = ?", (deadline, operation_id))
+
     def running_operations(self, resource_id):
         """Running operations on one resource."""
         rows = self.db.execute("SELECT * FROM operations WHERE status = 'InProgress' AND resource_id = ?", (resource_id,))
