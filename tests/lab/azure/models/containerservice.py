@@ -113,6 +113,7 @@ def put_cluster(lab, subscription, group, name, body):
     version = _version(properties.get("kubernetesVersion"))
     rid = resource_id(subscription, group, CLUSTER_TYPE, name)
     node_group_name = properties.get("nodeResourceGroup") or f"MC_{group}_{name}_{location}"
+    rules.check_node_resource_group(node_group_name)
     if lab.store.get(f"/subscriptions/{subscription}/resourceGroups/{node_group_name}"):
         raise ArmError(400, "NodeResourceGroupAlreadyExists", f"The node resource group '{node_group_name}' already exists; "
                                                               "choose another nodeResourceGroup.")

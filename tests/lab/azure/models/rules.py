@@ -5,7 +5,7 @@ Sources:
   the REST specs (Azure/azure-rest-api-specs: managedClusters, agentPools); role assignment names
   are GUIDs;
 - error codes and messages: the answers ARM and the providers give (``InvalidResourceGroup``,
-  ``InvalidParameter`` with target ``agentPoolProfile.name`` from AKS, ``InvalidParameter`` with
+  ``InvalidParameter`` with target ``agentPoolProfile.name`` or ``name`` from AKS, ``InvalidParameter`` with
   target ``disk.name`` from the disk provider, ``InvalidTagNameCharacters``, ``InvalidTagName``,
   ``InvalidTagValueLength``, ``InvalidTags``).  Where no exact answer is documented the closest
   documented one is used, as the comments on the rules say;
@@ -24,6 +24,7 @@ from ..arm import GUID, ArmError
 
 AKS_NAMING = "Please see https://aka.ms/aks-naming-rules for more details."
 MAX_TAGS, MAX_TAG_NAME, MAX_TAG_VALUE = 50, 512, 256
+MAX_NODE_RESOURCE_GROUP = 80
 TAG_NAME_RESERVED = "<>%&\\?/"
 
 
@@ -75,7 +76,7 @@ NAME_RULES = {
     "microsoft.resources/resourcegroups": NameRule(re.compile(r"[\w\-.()]{0,89}[\w\-()]"), _group_error),
     "microsoft.containerservice/managedclusters": NameRule(
         re.compile(r"[a-zA-Z0-9]|[a-zA-Z0-9][-_a-zA-Z0-9]{0,61}[a-zA-Z0-9]"),
-        # AKS answers an invalid pool name so; the same shape for the cluster name is the closest documented one
+        # AKS's answer for its cluster-level names (target "name"), as for a too long node resource group
         _provider_parameter("name", aks=True)),
     "microsoft.containerservice/managedclusters/agentpools": NameRule(re.compile(r"[a-z][a-z0-9]{0,11}"),
                                                                       _provider_parameter("agentPoolProfile.name", aks=True)),
@@ -98,6 +99,14 @@ def check_new(resource_type, name, body):
     """Refuse a request creating a resource whose name or tags break the rules (before anything is made)."""
     check_name(resource_type, name)
     checked_tags(body.get("tags"))
+
+
+def check_node_resource_group(name):
+    """AKS's limit on the node resource group name (``MC_<group>_<cluster>_<location>`` unless given): 80 characters."""
+    if len(name) > MAX_NODE_RESOURCE_GROUP:
+        raise ArmError(400, "InvalidParameter", f"The length of the node resource group name is too long. The maximum length is "
+                                                f"{MAX_NODE_RESOURCE_GROUP} and the length of the value provided is {len(name)}. {AKS_NAMING}",
+                       target="name")
 
 
 def check_dns_prefix(prefix):

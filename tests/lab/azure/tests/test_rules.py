@@ -64,6 +64,15 @@ def test_cluster_names_azure_refuses(aks, group, name, target):
     assert error.target == target and "aka.ms/aks-naming-rules" in error.message
 
 
+def test_node_resource_group_name_at_most_80(aks, resource_client):
+    group = "g" * 60
+    resource_client.resource_groups.create_or_update(group, {"location": "westeurope"})
+    error = _refused(lambda: aks.managed_clusters.begin_create_or_update(group, "c" * 10, _cluster()).result(), "InvalidParameter")
+    assert "The maximum length is 80 and the length of the value provided is 85." in error.message
+    created = aks.managed_clusters.begin_create_or_update(group, "c" * 4, _cluster()).result()
+    assert len(created.node_resource_group) == 79
+
+
 @pytest.mark.parametrize("pool", ["Nodepool", "node-pool", "1pool", "pool567890123", "pool\n"])
 def test_agent_pool_names_azure_refuses(aks, group, pool):
     body = _cluster()
