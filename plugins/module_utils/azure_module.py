@@ -18,7 +18,7 @@ __metaclass__ = type
 import copy
 import traceback
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.kubedisk.aks.plugins.module_utils.azure_auth import (
     AUTH_ARG_SPEC,
@@ -33,7 +33,7 @@ from ansible_collections.kubedisk.aks.plugins.module_utils.azure_ids import HAS_
 from ansible_collections.kubedisk.aks.plugins.module_utils.azure_retry import DeadlineRetryPolicy
 from ansible_collections.kubedisk.aks.plugins.module_utils.azure_tags import tags_problem
 from ansible_collections.kubedisk.aks.plugins.module_utils.deadline import Deadline
-from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_client import hide_kubeconfig_secrets, kube_client
+from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_client import KubeconfigModule, kube_client
 
 try:
     from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpResponseError, ResourceNotFoundError
@@ -122,8 +122,7 @@ class AzureModule(object):
         spec["timeout"] = {"type": "int", "default": default_timeout}
         spec.update(argument_spec)
         kwargs.setdefault("supports_check_mode", True)
-        self.module = AnsibleModule(argument_spec=spec, **kwargs)
-        hide_kubeconfig_secrets(self.module)
+        self.module = KubeconfigModule(argument_spec=spec, **kwargs)
         self._cloud = None
         self._credential = None
         self._clients = {}

@@ -4,8 +4,8 @@
 
 ``KUBERNETES_SPEC`` is the ``kubernetes`` option (documented by the ``kubedisk.aks.kubernetes`` doc fragment):
 kubernetes.core's connection options under the same names, unset ones falling back to ``K8S_AUTH_*`` in
-kubernetes.core. ``hide_kubeconfig_secrets`` keeps the credentials of a kubeconfig given inline out of every
-result and log, ``kube_client`` connects, and ``Kube`` reads and writes objects as dicts, any API failure
+kubernetes.core. ``KubeconfigModule`` (an AnsibleModule) keeps the credentials of a kubeconfig given inline out of
+every result and log, ``kube_client`` connects, and ``Kube`` reads and writes objects as dicts, any API failure
 raised as ``K8sError``.
 """
 
@@ -15,6 +15,8 @@ __metaclass__ = type
 
 import json
 import traceback
+
+from ansible.module_utils.basic import AnsibleModule
 
 try:
     from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
@@ -75,6 +77,18 @@ def hide_kubeconfig_secrets(module):
     """
     auth = module.params.get("kubernetes") or {}
     module.no_log_values.update(kubeconfig_secrets(auth.get("kubeconfig")))
+
+
+class KubeconfigModule(AnsibleModule):
+    """An AnsibleModule that hides an inline kubeconfig's credentials before it logs its invocation.
+
+    AnsibleModule sends its arguments to syslog (or journald) from its constructor, before the module's own code
+    runs, so ``hide_kubeconfig_secrets`` must act inside the constructor, right before that log.
+    """
+
+    def _log_invocation(self):
+        hide_kubeconfig_secrets(self)
+        super()._log_invocation()
 
 
 def kube_client(module):

@@ -161,9 +161,8 @@ nodes:
 
 import traceback
 
-from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_client import KUBERNETES_SPEC, K8sError, hide_kubeconfig_secrets, kube_client
+from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_client import KUBERNETES_SPEC, K8sError, KubeconfigModule, kube_client
 from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_quantities import parse_quantity
 from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_scheduling import (
     label_selector_matches, node_ready, node_selector_terms_match, node_zone, owner, pod_requests, untolerated_taints,
@@ -410,8 +409,7 @@ def build_plan(cluster, draining, evicted, pvcs, pvs):
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    hide_kubeconfig_secrets(module)
+    module = KubeconfigModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     p = module.params
     names = [n.strip() for n in p["nodes"] if n and n.strip()]
     if not names:

@@ -123,9 +123,8 @@ pods:
 import datetime
 import traceback
 
-from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_client import KUBERNETES_SPEC, K8sError, hide_kubeconfig_secrets, kube_client
+from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_client import KUBERNETES_SPEC, K8sError, KubeconfigModule, kube_client
 from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_scheduling import OUT_OF_SERVICE, has_taint, node_ready, owner
 
 ARGUMENT_SPEC = {
@@ -180,8 +179,7 @@ def placement(kube, ref, since):
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    hide_kubeconfig_secrets(module)
+    module = KubeconfigModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     p = module.params
     bad = [ref for ref in p["pods"] if ref.count("/") != 1 or "" in ref.split("/")]
     if bad:

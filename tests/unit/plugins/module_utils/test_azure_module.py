@@ -19,7 +19,7 @@ def make(monkeypatch):
     def fail_json(self, msg=None, **kwargs):
         raise Failed(dict(kwargs, msg=msg))
 
-    monkeypatch.setattr(azure_module.AnsibleModule, "fail_json", fail_json)
+    monkeypatch.setattr(azure_module.KubeconfigModule, "fail_json", fail_json)
 
     def build(args, spec=None):
         with patch_module_args(args):

@@ -165,7 +165,7 @@ def test_the_failure_names_the_last_answer_and_the_deadline(monkeypatch, auth):
     def fail_json(self, msg=None, **kwargs):
         raise Failed(dict(kwargs, msg=msg))
 
-    monkeypatch.setattr(azure_module.AnsibleModule, "fail_json", fail_json)
+    monkeypatch.setattr(azure_module.KubeconfigModule, "fail_json", fail_json)
     fake = FakeTime()
     transport = Transport(fake, [throttled(120, "req-42")])
     with patch_module_args(dict(auth, timeout=60)):

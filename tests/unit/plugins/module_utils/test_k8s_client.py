@@ -35,7 +35,7 @@ def azure_module_of(monkeypatch):
     def fail_json(self, msg=None, **kwargs):
         raise Failed(dict(kwargs, msg=msg))
 
-    monkeypatch.setattr(azure_module.AnsibleModule, "fail_json", fail_json)
+    monkeypatch.setattr(azure_module.KubeconfigModule, "fail_json", fail_json)
 
     def build(args):
         with patch_module_args(args):
@@ -106,3 +106,12 @@ def test_kube_maps_404_and_errors():
     with pytest.raises(k8s_client.K8sError, match=r"patching Node n1: the object has been modified \(Conflict\)"):
         kube.patch("Node", "n1", {})
     assert kube.delete("Pod", "gone", "default") is None
+
+
+def test_invocation_log_hides_an_inline_kubeconfig(azure_module_of, auth, monkeypatch):
+    """AnsibleModule logs its arguments to syslog from its constructor: the kubeconfig's secrets are hidden by then."""
+    logged = []
+    monkeypatch.setattr(k8s_client.KubeconfigModule, "log", lambda self, msg, log_args=None: logged.append(msg))
+    azure_module_of(dict(auth, kubernetes={"kubeconfig": KUBECONFIG}))
+    assert len(logged) == 1 and "current-context" in logged[0]
+    assert not any(secret in logged[0] for secret in ("tok-123", "S0VZ", "Q0VSVA==", "pw-456"))
