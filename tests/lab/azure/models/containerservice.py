@@ -20,6 +20,7 @@ Mirrored behaviour:
 
 import base64
 import hashlib
+import re
 
 from ..arm import ArmError, invalid_parameter, resource_id
 from ..lro import completion
@@ -90,6 +91,14 @@ def _pool_spec(location, raw, first):
             "nodeLabels": raw.get("nodeLabels") or {}, "nodeTaints": raw.get("nodeTaints") or []}
 
 
+def _default_dns_prefix(name, group, subscription):
+    """The DNS prefix the Azure CLI makes up when none is given: letters, digits and '-' of the names, starting with a letter."""
+    name_part = re.sub("[^A-Za-z0-9-]", "", name)[:10]
+    if not name_part[:1].isalpha():
+        name_part = ("a" + name_part)[:10]
+    return f"{name_part}-{re.sub('[^A-Za-z0-9-]', '', group)[:16]}-{subscription[:6]}"
+
+
 def _vmss_number(cluster_id):
     return str(int(hashlib.sha256(cluster_id.lower().encode()).hexdigest(), 16) % 10 ** 8).rjust(8, "0")
 
@@ -120,7 +129,7 @@ def put_cluster(lab, subscription, group, name, body):
     node_group, _created = resources.put_group(lab, subscription, node_group_name, {"location": location}, managed_by=rid)
     kubelet, _created = managedidentity.put_identity(lab, subscription, node_group_name, f"{name}-agentpool", {"location": location})
     control_plane = authorization.add_principal(lab, name, "ServicePrincipal")
-    dns_prefix = properties.get("dnsPrefix") or f"{name[:10]}-{group[:16]}-{subscription[:6]}"
+    dns_prefix = properties.get("dnsPrefix") or _default_dns_prefix(name, group, subscription)
     rules.check_dns_prefix(dns_prefix)
     storage = properties.get("storageProfile") or {}
     cluster = Resource(rid, CLUSTER_TYPE, group_resource.id, resources.tracked(rid, CLUSTER_TYPE, name, location, body, {

@@ -73,6 +73,14 @@ def test_node_resource_group_name_at_most_80(aks, resource_client):
     assert len(created.node_resource_group) == 79
 
 
+def test_default_dns_prefix_is_valid(aks, resource_client):
+    group = "rg_(dns).1"
+    resource_client.resource_groups.create_or_update(group, {"location": "westeurope"})
+    body = _cluster()
+    del body["properties"]["dnsPrefix"]
+    assert aks.managed_clusters.begin_create_or_update(group, "no-prefix", body).result().dns_prefix.startswith("no-prefix-rgdns1-")
+
+
 @pytest.mark.parametrize("pool", ["Nodepool", "node-pool", "1pool", "pool567890123", "pool\n"])
 def test_agent_pool_names_azure_refuses(aks, group, pool):
     body = _cluster()
