@@ -18,12 +18,18 @@ except ImportError:  # AzureModule fails with missing_required_lib before it bui
     RetryPolicy = object
 
 
+# azure-core retries a dropped connection only for these methods. ARM's PUT, PATCH and DELETE are idempotent (the
+# same request again converges to the same resource), so a write whose connection was reset is retried too.
+IDEMPOTENT_METHODS = frozenset(["HEAD", "GET", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"])
+
+
 class DeadlineRetryPolicy(RetryPolicy):
     """RetryPolicy whose per-request budget and waits follow ``deadline`` (a ``Deadline``)."""
 
     def __init__(self, deadline, **kwargs):
         super(DeadlineRetryPolicy, self).__init__(**kwargs)
         self.deadline = deadline
+        self._method_whitelist = IDEMPOTENT_METHODS
 
     def configure_retries(self, options):
         settings = super(DeadlineRetryPolicy, self).configure_retries(options)

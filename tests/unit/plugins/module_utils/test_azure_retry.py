@@ -182,3 +182,30 @@ def test_the_failure_names_the_last_answer_and_the_deadline(monkeypatch, auth):
     assert "[request id req-42]" in msg and "Response timeout" not in msg
     assert "Azure asked to retry after 120 s, more than the 60 s left of timeout=60 s" in msg
     assert transport.slept == []
+
+
+class ResetOnce(Transport):
+    """Drops the connection of the first request, then answers."""
+
+    def send(self, request, **kwargs):
+        if not self.sent:
+            self.sent.append(self.fake.now)
+            raise azure_core.exceptions.ServiceResponseError("Connection reset by peer")
+        return super().send(request, **kwargs)
+
+
+def test_a_write_whose_connection_was_reset_is_sent_again():
+    fake = FakeTime()
+    transport = ResetOnce(fake, [GROUP])
+    group = client_for(transport, Deadline(60, clock=fake.clock)).resource_groups.update("rg", {"tags": {"a": "1"}})
+    assert group.name == "rg" and len(transport.sent) == 2
+
+
+def test_a_reset_when_the_deadline_is_spent_raises_at_once():
+    fake = FakeTime()
+    transport = ResetOnce(fake, [GROUP])
+    client = client_for(transport, Deadline(60, clock=fake.clock))
+    fake.now = 60  # the budget is spent: no second try
+    with pytest.raises(azure_core.exceptions.ServiceResponseError):
+        client.resource_groups.update("rg", {"tags": {"a": "1"}})
+    assert len(transport.sent) == 1 and transport.slept == []
