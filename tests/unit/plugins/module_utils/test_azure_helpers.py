@@ -73,7 +73,16 @@ def test_assignment_name_is_deterministic_and_case_insensitive():
     (azure_ids.valid_resource_group, ["rg-1", "a.b(c)_d"], ["", "x" * 91, "ends.", "bad/slash"]),
     (azure_ids.valid_agent_pool, ["system", "pool1"], ["Pool", "1pool", "toolongpoolname", "a-b"]),
     (azure_ids.valid_cluster_name, ["aks-1", "a"], ["-a", "a-", "a" * 64, "a b"]),
-    (azure_ids.valid_disk_name, ["pvc-1", "disk_1.a"], ["-d", "", "a" * 81]),
+    (azure_ids.valid_disk_name, ["pvc-1", "disk_1.a", "d_", "a" * 80], ["-d", "", "a" * 81, "d-", "d.", "d\n"]),
+    (azure_ids.is_guid, ["3F2504E0-4F89-11D3-9A0C-0305E82C3301"], ["3f2504e0-4f89-11d3-9a0c-0305e82c3301\n", "x", None]),
+    (azure_ids.valid_role_name, ["Reader", "Virtual Machine Contributor"],
+     ["", "Reader\n", " Reader", "../../roleDefinitions/x", "a'b"]),
+    (azure_ids.is_role_definition_id,
+     ["/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7",
+      "/subscriptions/00000000-0000-0000-0000-000000000001/providers/Microsoft.Authorization/roleDefinitions/"
+      "acdd72a7-3385-48ef-bd42-f606fba81ae7"],
+     ["../../roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7", "roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7",
+      "/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7\n"]),
 ])
 def test_names(check, good, bad):
     assert all(check(n) for n in good)
@@ -106,3 +115,21 @@ def test_to_rest_turns_models_into_rest_dicts():
     assert azure_models.to_rest([TypespecModel(diskSizeGB=4), ("x", None)]) == [{"properties": {"diskSizeGB": 4}}, ["x", None]]
     with pytest.raises(TypeError, match="cannot turn 'object'"):
         azure_models.to_rest(object())
+
+
+@pytest.mark.parametrize("tags, words", [
+    ({"k%d" % i: "v" for i in range(51)}, "at most 50"),
+    ({"k" * 513: "v"}, "at most 512"),
+    ({"k": "v" * 257}, "at most 256"),
+    ({"a<b": "v"}, "'<'"),
+    ({"a\\b": "v"}, "'\\\\'"),
+    ({"a?b": "v"}, "'?'"),
+    ({" ": "v"}, "empty"),
+])
+def test_tags_beyond_azures_limits(tags, words):
+    assert words in azure_tags.tags_problem(tags)
+
+
+def test_tags_within_azures_limits():
+    assert azure_tags.tags_problem({"k%d" % i: "v" * 256 for i in range(50)}) is None
+    assert azure_tags.tags_problem(None) is None and azure_tags.tags_problem({"cost": 5}) is None

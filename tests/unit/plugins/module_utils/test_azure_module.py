@@ -87,6 +87,82 @@ def test_call_and_get_or_none(make, azure_error):
     assert module.call("x", lambda a: a + 1, 1) == 2
 
 
+def test_only_a_resource_absent_404_is_absent(make, azure_error):
+    module = make({})
+    for code in ("ResourceGroupNotFound", "NotFound", "ParentResourceNotFound"):
+        assert module.get_or_none("reading", raiser(azure_error(404, code))) is None
+    with pytest.raises(Failed, match="reading rg: SubscriptionNotFound"):
+        module.get_or_none("reading rg", raiser(azure_error(404, "SubscriptionNotFound")))
+    with pytest.raises(Failed, match="InvalidResourceType"):
+        module.get_or_none("reading", raiser(azure_error(404, "InvalidResourceType")))
+
+
+class Resource:
+    def __init__(self, state):
+        self.provisioning_state = state
+
+
+def test_current_waits_until_the_operation_in_flight_ends(make, monkeypatch):
+    module = make({"timeout": 60})
+    monkeypatch.setattr(module.deadline, "_sleep", lambda seconds: None)
+    answers = [Resource("Creating"), Resource("Updating"), Resource("Succeeded")]
+    found = module.current("reading x", lambda: answers.pop(0))
+    assert found.provisioning_state == "Succeeded" and not answers
+    assert module.current("reading x", lambda: {"properties": {"provisioningState": "Failed"}}) is not None
+
+
+def test_current_gives_none_when_the_resource_goes_away(make, azure_error, monkeypatch):
+    module = make({"timeout": 60})
+    monkeypatch.setattr(module.deadline, "_sleep", lambda seconds: None)
+    answers = [Resource("Deleting"), azure_error(404, "ResourceNotFound")]
+
+    def read():
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+    assert module.current("reading x", read) is None
+
+
+def test_current_fails_when_the_operation_outlives_the_timeout(make):
+    clock = {"now": 0.0}
+    module = make({"timeout": 5})
+    module.deadline = azure_module.Deadline(5, clock=lambda: clock["now"],
+                                            sleep=lambda s: clock.__setitem__("now", clock["now"] + s))
+    with pytest.raises(Failed) as failed:
+        module.current("reading cluster c", lambda: Resource("Creating"))
+    assert "still running (provisioningState Creating)" in failed.value.args[0]["msg"]
+
+
+@pytest.mark.parametrize("value", ["../../x", "00000000-0000-0000-0000-000000000001\n", "sub"])
+def test_subscription_id_must_be_a_guid(make, auth, value):
+    with pytest.raises(Failed, match="is not a subscription id"):
+        make(dict(auth, subscription_id=value))
+
+
+def test_tags_are_checked_before_any_call(make, auth):
+    with pytest.raises(Failed, match="tags: .*at most 256"):
+        make(dict(auth, tags={"k": "v" * 257}), spec={"tags": {"type": "dict"}})
+
+
+def test_locations_check_region_and_zones(make, auth, clients):
+    module = make(dict(auth))
+    module.check_location("West Europe", ["1", "3"])
+    with pytest.raises(Failed, match="'mars' is not a region .* it offers northeurope, westcentralus, westeurope"):
+        module.check_location("mars")
+    with pytest.raises(Failed, match="westcentralus has no availability zone 1"):
+        module.check_location("westcentralus", ["1"])
+    assert clients["resource"].send_request.call_count == 1
+
+
+def test_token_requests_retry_within_the_deadline(make, auth):
+    pytest.importorskip("azure.identity")
+    module = make(dict(auth, auth_source="credential", cloud_environment="AzureCloud"))
+    pipeline = module.credential._client._pipeline  # pylint: disable=protected-access
+    policies = [p for p in pipeline._impl_policies if type(p).__name__ == "DeadlineRetryPolicy"]  # pylint: disable=protected-access
+    assert policies and policies[0].deadline is module.deadline
+
+
 def test_client_kwargs_use_cloud_retry_policy_and_no_fixed_30s_poll(make, auth):
     pytest.importorskip("azure.core")
     module = make(dict(auth, validate_certs=False))

@@ -143,6 +143,9 @@ def test_copy_waits_for_completion(run_module, compute, auth, monkeypatch, azure
     ({"source_disk_id": "/subscriptions/%s/resourceGroups/x/providers/Microsoft.Compute/snapshots/y" % SUB}, "is not a disk id"),
     ({"source_disk_id": DISK_ID.replace(SUB, "other")}, "set subscription_id to match"),
     ({"target_location": "westeurope"}, "is where the snapshot is made"),
+    ({"target_location": "mars"}, "target_location 'mars' is not a region"),
+    ({"name": "snap-"}, "not a valid snapshot name"),
+    ({"name": "snap\n"}, "not a valid snapshot name"),
 ])
 def test_snapshot_bad_input(run_module, compute, clients, auth, extra, words):
     result = run_module(disk_snapshot.main, snap_args(auth, **extra))
@@ -245,6 +248,9 @@ def test_restore_rerun_writes_nothing(run_module, restore, clients, auth):
     ({"pvc": {"name": "p", "namespace": "n"}}, "pvc needs pv"),
     ({"source_snapshot": None, "source_disk_id": DISK_ID, "zone": "3"}, "a clone stays in its source disk's zone 1"),
     ({"name": "bad name"}, "not a valid disk name"),
+    ({"name": "disk."}, "not a valid disk name"),
+    ({"location": "mars"}, "location 'mars' is not a region"),
+    ({"location": "westcentralus"}, "westcentralus has no availability zone 2"),
 ])
 def test_restore_bad_input(run_module, restore, clients, auth, extra, words):
     args = dict((k, v) for k, v in restore_args(auth, **extra).items() if v is not None)
@@ -280,7 +286,29 @@ def test_restore_pv_of_another_disk_is_refused(run_module, restore, auth, monkey
     monkeypatch.setattr(k8s_client, "HAS_K8S_CORE", True)
     monkeypatch.setattr(k8s_client, "get_api_client", lambda **kw: k8s, raising=False)
     result = run_module(disk_restore.main, restore_args(auth, pv={"name": "pv-r1"}))
-    assert result["failed"] and "points at /other" in result["msg"]
+    assert result["failed"] and "points at /other" in result["msg"] and "Nothing was created" in result["msg"]
+    assert not restore.disks.begin_create_or_update.called
+
+
+def test_restore_with_kubernetes_unreachable_creates_no_disk(run_module, restore, auth, monkeypatch):
+    class Unreachable(K8s):
+        def get(self, resource, name=None, namespace=None):
+            raise Exception("connection refused")
+    monkeypatch.setattr(k8s_client, "HAS_K8S_CORE", True)
+    monkeypatch.setattr(k8s_client, "get_api_client", lambda **kw: Unreachable({}), raising=False)
+    result = run_module(disk_restore.main, restore_args(auth, pv={"name": "pv-r1"}))
+    assert result["failed"] and "cannot reach Kubernetes" in result["msg"] and "Nothing was created" in result["msg"]
+    assert not restore.disks.begin_create_or_update.called
+
+
+def test_restore_waits_for_a_disk_still_being_created(run_module, restore, clients, auth, monkeypatch):
+    from ansible_collections.kubedisk.aks.plugins.module_utils import deadline  # pylint: disable=import-outside-toplevel
+    monkeypatch.setattr(deadline.time, "sleep", lambda seconds: None)
+    source = snapshot("s1")["id"]
+    answers = [disk(zones=("2",), size=64, name="r1", source=source, prov=state) for state in ("Creating", "Updating", "Succeeded")]
+    restore.disks.get.side_effect = lambda rg, name: answers.pop(0) if name == "r1" else disk()
+    result = run_module(disk_restore.main, restore_args(auth))
+    assert not result.get("failed") and not result["changed"] and not answers and clients.writes() == []
 
 
 def test_zrs_pv_has_no_zone_affinity():
