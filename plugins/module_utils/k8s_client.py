@@ -83,8 +83,13 @@ class KubeconfigModule(AnsibleModule):
     """An AnsibleModule that hides an inline kubeconfig's credentials before it logs its invocation.
 
     AnsibleModule sends its arguments to syslog (or journald) from its constructor, before the module's own code
-    runs, so ``hide_kubeconfig_secrets`` must act inside the constructor, right before that log.
+    runs, so ``hide_kubeconfig_secrets`` must act inside the constructor, right before that log; and once more after
+    it, for a module that logs nothing (no_log, no_target_syslog) but still returns its invocation.
     """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        hide_kubeconfig_secrets(self)
 
     def _log_invocation(self):
         hide_kubeconfig_secrets(self)

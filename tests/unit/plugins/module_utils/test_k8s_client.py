@@ -115,3 +115,9 @@ def test_invocation_log_hides_an_inline_kubeconfig(azure_module_of, auth, monkey
     azure_module_of(dict(auth, kubernetes={"kubeconfig": KUBECONFIG}))
     assert len(logged) == 1 and "current-context" in logged[0]
     assert not any(secret in logged[0] for secret in ("tok-123", "S0VZ", "Q0VSVA==", "pw-456"))
+
+
+def test_inline_kubeconfig_is_hidden_when_the_module_logs_nothing(azure_module_of, auth):
+    """no_log (or no_target_syslog) skips the invocation log; the invocation in the result must hide them still."""
+    module = azure_module_of(dict(auth, kubernetes={"kubeconfig": KUBECONFIG}, _ansible_no_log=True))
+    assert {"tok-123", "S0VZ", "Q0VSVA==", "pw-456"} <= module.module.no_log_values
