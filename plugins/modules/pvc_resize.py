@@ -510,8 +510,13 @@ class PvcResize(object):
         if template_update:
             self.update_template()
         for entry in self.result["pvcs"]:
-            pvc = self.kube.get("PersistentVolumeClaim", entry["name"], self.ns)
-            entry["after"] = human_bytes(pvc_resize_state(pvc)[0])
+            entry["after"] = human_bytes(self.grown_to(entry["name"]))
+
+    def grown_to(self, name):
+        """The size a claim's disk has now: its capacity, or its PV's while the file system waits for a pod to mount it."""
+        pvc = self.kube.get("PersistentVolumeClaim", name, self.ns)
+        pv = self.kube.get("PersistentVolume", pvc["spec"].get("volumeName")) or {}
+        return max(pvc_resize_state(pvc)[0] or 0, parse_quantity(((pv.get("spec") or {}).get("capacity") or {}).get("storage")) or 0)
 
     def diff(self, items, template_update):
         before = {"pvcs": dict((i["name"], human_bytes(i["capacity"])) for i in items)}
@@ -632,7 +637,9 @@ class PvcResize(object):
             notes.append("PVC %s request set back to %s" % (name, previous))
         return "; ".join(notes)
 
-    def claims_done(self, names, allow_fs_pending):
+    def claims_done(self, names):
+        """A check that each claim shows the target capacity without a resize condition (an unmounted claim may wait
+        for a pod to finish its file system resize)."""
         def check():
             pending = []
             for name in names:
@@ -642,7 +649,7 @@ class PvcResize(object):
                 errors = [c for c in conds if c["type"] in ("ControllerResizeError", "NodeResizeError")]
                 if errors:
                     self.last_error = "%s: %s" % (errors[0]["type"], errors[0].get("message"))
-                if allow_fs_pending and types == ["FileSystemResizePending"] and not self.used_by_pod(name):
+                if types == ["FileSystemResizePending"] and not self.used_by_pod(name):
                     continue
                 if (capacity or 0) < self.target_gib * GIB or conds or alloc:
                     pending.append("%s at %s%s" % (name, human_bytes(capacity), " (%s)" % ", ".join(types) if types else ""))
@@ -661,7 +668,7 @@ class PvcResize(object):
         self.patch_claims(grow)
         names = [i["name"] for i in grow]
         previous = dict((i["name"], i["request_text"]) for i in grow)
-        check = self.claims_done(names, allow_fs_pending=True)
+        check = self.claims_done(names)
 
         def check_or_refused():
             done, info = check()
@@ -716,7 +723,7 @@ class PvcResize(object):
             self.waited(lambda: self.sts_ready(name, replicas), "StatefulSet %s back to %d Ready pods" % (name, replicas),
                         "Rerun to resume (the annotation keeps the replica count)")
             self.result["downtime_seconds"] = round(time.time() - started, 1)
-        self.waited(self.claims_done([i["name"] for i in items], allow_fs_pending=sts is None),
+        self.waited(self.claims_done([i["name"] for i in items]),
                     "the claims showing the new capacity", "Rerun to resume")
         if sts is not None:
             self.clear_record(name, self.record)
