@@ -32,7 +32,7 @@ options:
     choices: [auto, env, cli, msi, workload_identity, credential]
   subscription_id:
     description:
-      - Azure subscription id every call is made in.
+      - Azure subscription id every call is made in, a GUID.
       - Falls back to the environment variable E(AZURE_SUBSCRIPTION_ID).
     type: str
   tenant:
@@ -95,7 +95,9 @@ options:
   timeout:
     description:
       - Seconds the module may take in all, at least 1. Every Azure call with its retries, long-running operation
-        and wait is bounded by it.
+        and wait is bounded by it, the token requests included.
+      - A resource with an operation still running on it (C(Creating), C(Updating), ...) is waited for within it
+        before it is compared with what is wanted.
       - When Azure throttles a call and asks for a C(Retry-After) that reaches past it, the task fails at once with
         Azure's answer (code, HTTP status, request id).
     type: int
@@ -134,7 +136,10 @@ attributes:
     TAGS = r"""
 options:
   tags:
-    description: Tags of the resource. With O(append_tags=true) they are merged over the existing ones.
+    description:
+      - Tags of the resource. With O(append_tags=true) they are merged over the existing ones.
+      - Checked against Azure's limits before any call, at most 50 tags, keys of at most 512 characters without
+        C(<), C(>), C(%), C(&), C(\), C(?) or C(/), values of at most 256 characters.
     type: dict
   append_tags:
     description: Keep tags that are on the resource but not in O(tags). V(false) makes O(tags) the complete set.
