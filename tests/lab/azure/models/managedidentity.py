@@ -57,6 +57,7 @@ def _forget_principal(lab, resource):
 def put_federated_credential(lab, subscription, group, name, credential, body):
     """Add or replace a federated credential of an identity; returns (resource, created)."""
     identity = get_identity(lab, subscription, group, name)
+    rules.check_name(FEDERATED_TYPE, credential)
     properties = body.get("properties") or {}
     for key in ("issuer", "subject", "audiences"):
         if not properties.get(key):

@@ -44,10 +44,10 @@ def _group_error(name):
                                                  "and cannot end with a period.")
 
 
-def _identity_error(name):
-    # no documented code for this provider: ARM's generic name refusal
-    return ArmError(400, "InvalidResourceName", f"The resource name '{name}' is invalid. A user-assigned identity name has 3-128 "
-                                                "letters, digits, '-' and '_', and starts with a letter or digit.")
+def _resource_name(what, longest):
+    """ARM's generic refusal of a resource name (no provider-specific code is documented for these types)."""
+    return lambda name: ArmError(400, "InvalidResourceName", f"The resource name '{name}' is invalid. A {what} name has 3-{longest} "
+                                                             "letters, digits, '-' and '_', and starts with a letter or digit.")
 
 
 def _assignment_error(name):
@@ -82,7 +82,10 @@ NAME_RULES = {
                                                                       _provider_parameter("agentPoolProfile.name", aks=True)),
     "microsoft.compute/disks": NameRule(COMPUTE_NAME, _provider_parameter("disk.name")),
     "microsoft.compute/snapshots": NameRule(COMPUTE_NAME, _provider_parameter("snapshot.name")),
-    "microsoft.managedidentity/userassignedidentities": NameRule(re.compile(r"[A-Za-z0-9][\w-]{2,127}", re.ASCII), _identity_error),
+    "microsoft.managedidentity/userassignedidentities": NameRule(re.compile(r"[A-Za-z0-9][\w-]{2,127}", re.ASCII),
+                                                                 _resource_name("user-assigned identity", 128)),
+    "microsoft.managedidentity/userassignedidentities/federatedidentitycredentials": NameRule(
+        re.compile(r"[A-Za-z0-9][\w-]{2,119}", re.ASCII), _resource_name("federated identity credential", 120)),
     "microsoft.authorization/roleassignments": NameRule(GUID, _assignment_error),
 }
 DNS_PREFIX = NameRule(re.compile(r"[a-zA-Z0-9]|[a-zA-Z0-9][-a-zA-Z0-9]{0,52}[a-zA-Z0-9]"),

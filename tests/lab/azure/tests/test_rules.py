@@ -95,6 +95,18 @@ def test_dns_prefix_azure_refuses(aks, group, prefix):
     assert error.target == "properties.dnsPrefix"
 
 
+@pytest.mark.parametrize("name, valid", [("id1", True), ("Writer_id-2", True), ("i" * 120, True),
+                                         ("id", False), ("-id1", False), ("i" * 129, False), ("id.1", False), ("id1\n", False)])
+def test_identity_names(lab, subscription, group, name, valid):
+    identity = f"/subscriptions/{subscription}/resourceGroups/{group}/providers/Microsoft.ManagedIdentity/userAssignedIdentities"
+    assert lab.arm("PUT", f"{identity}/holder", json={"location": "westeurope"}).status_code == 201
+    answer = lab.arm("PUT", f"{identity}/{name}", json={"location": "westeurope"})
+    assert answer.status_code == 201 if valid else answer.json()["error"]["code"] == "InvalidResourceName"
+    credential = lab.arm("PUT", f"{identity}/holder/federatedIdentityCredentials/{name}", json={"properties": {
+        "issuer": "https://oidc.lab", "subject": "system:serviceaccount:app:writer", "audiences": ["api://AzureADTokenExchange"]}})
+    assert credential.status_code in ((200, 201) if valid else (400,)), credential.text
+
+
 def test_role_assignment_name_must_be_a_guid(authorization, subscription, group):
     scope = f"/subscriptions/{subscription}/resourceGroups/{group}"
     body = {"properties": {"roleDefinitionId": f"{scope}/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7",
