@@ -361,7 +361,10 @@ def pdb_blocks(pdbs, evicted):
 
 
 def build_plan(cluster, draining, evicted, pvcs, pvs):
-    """Plan entries for the evicted pods; pods with zonal volumes are placed greedily on candidate nodes."""
+    """Plan entries for the evicted pods; pods with zonal volumes are placed greedily on candidate nodes.
+
+    A pod no controller manages is not placed: the drain deletes it and nothing starts it elsewhere.
+    """
     leaving = set("%s/%s" % (p["metadata"]["name"], p["metadata"]["namespace"]) for p in evicted)
     plan = []
     for pod in evicted:
@@ -381,7 +384,7 @@ def build_plan(cluster, draining, evicted, pvcs, pvs):
                  "candidates": [], "target": None, "ok": True, "reason": None, "owner": controller_of(pod),
                  "emptydir": emptydir_volumes(pod)}
         entry["managed"] = entry["owner"] is not None
-        if terms:
+        if terms and owner(pod):
             reasons = []
             for node_name in sorted(cluster.nodes):
                 node = cluster.nodes[node_name]
