@@ -70,6 +70,9 @@ ABSENT_CODES = frozenset(["resourcenotfound", "resourcegroupnotfound", "notfound
 # provisioningState values after which nothing more happens until someone writes again.
 TERMINAL_STATES = frozenset(["succeeded", "failed", "canceled", "cancelled"])
 LOCATIONS_API_VERSION = "2022-12-01"
+# 409 codes of a write refused while another operation runs on the resource (AKS says OperationNotAllowed "... in
+# progress ...").
+IN_PROGRESS_CODES = frozenset(["AnotherOperationInProgress", "OperationPreempted"])
 
 # name -> (python module, class, PyPI package, takes a subscription id)
 CLIENTS = {
@@ -95,6 +98,14 @@ def is_absent(exc):
         return False
     code = (error_code(exc) or "").lower()
     return code in ABSENT_CODES or (not code and isinstance(exc, ResourceNotFoundError))
+
+
+def operation_in_progress(exc):
+    """Whether Azure refused a write because another operation is running on the resource (409)."""
+    if getattr(exc, "status_code", None) != 409:
+        return False
+    code = error_code(exc) or ""
+    return code in IN_PROGRESS_CODES or (code == "OperationNotAllowed" and "in progress" in str(exc).lower())
 
 
 def provisioning_state(resource):
@@ -380,8 +391,15 @@ class AzureModule(object):
 
     # ----- long-running operations ----------------------------------------------------------------
     def begin(self, what, func, *args, **kwargs):
-        """Start a long-running operation and wait for it within the module's timeout; returns its result."""
-        poller = self.call("%s (request)" % what, func, *args, **kwargs)
+        """Start a long-running operation and wait for it within the module's timeout; returns its result.
+
+        While Azure refuses the request because another operation runs on the resource (a run beside this one), the
+        request is made again once that one may have ended, within the deadline: ARM writes are idempotent.
+        """
+        try:
+            poller = self.deadline.retry(lambda: func(*args, **kwargs), operation_in_progress, max_interval=SLOW_STATE_MAX_WAIT)
+        except AzureError as exc:
+            self.fail_json_azure(exc, "%s (request)" % what)
         return self.wait(poller, what)
 
     def wait(self, poller, what):

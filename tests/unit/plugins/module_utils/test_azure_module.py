@@ -198,3 +198,19 @@ def test_missing_sdk_gives_missing_required_lib(make, auth, monkeypatch):
 
 def test_diff_drops_secrets():
     assert AzureModule.diff({"secret": 1, "a": 1}, None) == {"before": {"a": 1}, "after": {}}
+
+
+def test_begin_waits_while_another_operation_runs(make, azure_error, poller, monkeypatch):
+    module = make({"timeout": 60})
+    monkeypatch.setattr(module.deadline, "_sleep", lambda seconds: None)
+    answers = [azure_error(409, "AnotherOperationInProgress", "Another operation (disk.create) is in progress"),
+               azure_error(409, "OperationNotAllowed", "there's an in progress create operation"), poller(result="done")]
+
+    def start():
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+    assert module.begin("creating disk d", start) == "done" and not answers
+    with pytest.raises(Failed, match="creating disk d \\(request\\): OperationNotAllowed"):
+        module.begin("creating disk d", raiser(azure_error(409, "OperationNotAllowed", "the disk is attached")))
