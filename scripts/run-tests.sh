@@ -48,6 +48,13 @@ suite_lab() {
     (cd "$root" && PYTHONPATH="$root/tests" python -m pytest -p no:cacheprovider -q tests/lab)
 }
 
+suite_faults() {
+    # The Azure modules under hostile input and faults, against an emulator-only lab of the suite's own (tests/hostile/azure):
+    # each module's create, update and delete under every injected fault, bad inputs to the modules and the Azure-side
+    # roles, two runs at once. Prints the fault matrix and the counts of inputs tried and writes made.
+    (cd "$root/tests/hostile/azure" && python -m pytest -p no:cacheprovider -q .)
+}
+
 suite_build() {
     # The built tarball carries the collection and nothing that needs the lab: only the allowed top-level
     # entries, none of the denied paths, no file that calls the lab; and it installs offline (with its
@@ -84,6 +91,13 @@ suite_integration() {
 suite_integration-kube() {
     # The Kubernetes-side modules' targets need the whole lab (control plane, CSI driver, bridge).
     integration_targets cloud/kube-lab 1
+}
+
+suite_kube-hostile() {
+    # What a hostile run tried on the Kubernetes side, against the whole lab: sizes Azure cannot make, scaled-down
+    # StatefulSets, refused online resizes, two resizes at once, a Deployment's pod and a bare pod in a drain, module
+    # processes killed at each step of a resize and a drain, then rerun.
+    integration_targets cloud/kube-lab-hostile 1
 }
 
 integration_targets() {
