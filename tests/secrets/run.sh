@@ -35,14 +35,14 @@ lab up || exit 1
 lab vars --output "$inputs/lab-vars.json" || exit 1
 find "$LAB_DIR" -type f | sort >"$work/lab-files-before"
 
-if [ ! -e /dev/log ]; then
-    python "$here/syslog_capture.py" /dev/log "$out/syslog.log" &
-    syslog_pid=$!
-    for _ in $(seq 50); do [ -S /dev/log ] && break; sleep 0.1; done
+python "$here/syslog_capture.py" /dev/log "$out/syslog.log" &
+syslog_pid=$!
+for _ in $(seq 50); do [ -f "$out/syslog.log" ] || ! kill -0 "$syslog_pid" 2>/dev/null && break; sleep 0.1; done
+if [ -f "$out/syslog.log" ]; then
     syslog_place="syslog=$out/syslog.log"
 else
-    echo "secrets: /dev/log is already served here; the syslog lines go to that daemon and are not scanned"
-    syslog_place=
+    echo "secrets: /dev/log is served by a syslog daemon here; its lines are not scanned"
+    syslog_pid= syslog_place=
 fi
 
 # Nothing reaches the playbooks from the environment: every credential comes from the options under test.
