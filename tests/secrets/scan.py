@@ -49,7 +49,7 @@ def files_of(paths):
     for path in paths:
         if os.path.isfile(path):
             yield path
-        for folder, _, names in os.walk(path):
+        for folder, _subfolders, names in os.walk(path):
             for name in sorted(names):
                 yield os.path.join(folder, name)
 
@@ -82,7 +82,7 @@ def main(argv):
           % (len(secrets), ", ".join(sorted({label.split(",")[0] for label in secrets}))))
     leaks = 0
     for spec in argv[2:]:
-        place, _, paths = spec.partition("=")
+        place, paths = spec.split("=", 1)
         leaks += scan(place, [p for p in paths.split(",") if p], secrets)
     print("secrets: %d places scanned, leaks found = %d" % (len(argv) - 2, leaks))
     return leaks
