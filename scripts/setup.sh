@@ -16,6 +16,9 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cache=${KUBEDISK_CACHE:-$HOME/.cache/kubedisk}
 mkdir -p "$cache"
 cd "$root"
+# One set-up at a time per cache: concurrent make targets would otherwise build the same venv over each other.
+exec 9>"$cache/.setup.lock"
+flock 9
 
 log() { printf 'setup: %s\n' "$*"; }
 die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
