@@ -649,7 +649,8 @@ class PvcResize(object):
                 errors = [c for c in conds if c["type"] in ("ControllerResizeError", "NodeResizeError")]
                 if errors:
                     self.last_error = "%s: %s" % (errors[0]["type"], errors[0].get("message"))
-                if types == ["FileSystemResizePending"] and not self.used_by_pod(name):
+                node_pending = "FileSystemResizePending" in types or alloc == "NodeResizePending"
+                if node_pending and not errors and not self.used_by_pod(name):
                     continue
                 if (capacity or 0) < self.target_gib * GIB or conds or alloc:
                     pending.append("%s at %s%s" % (name, human_bytes(capacity), " (%s)" % ", ".join(types) if types else ""))
