@@ -144,8 +144,9 @@ from ansible_collections.kubedisk.aks.plugins.module_utils.azure_module import A
 
 
 def valid_scope(scope):
-    if parse_resource_id(scope):
-        return True
+    parsed = parse_resource_id(scope)
+    if parsed:
+        return is_guid(parsed.get("subscription"))
     return scope.lower().startswith("/providers/microsoft.management/managementgroups/") and len(scope.strip("/").split("/")) == 4
 
 
