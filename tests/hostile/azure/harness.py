@@ -76,8 +76,8 @@ class Lab:
         try:
             result = json.loads(proc.stdout)
         except ValueError:
-            result = {"failed": True, "msg": "no JSON result (exit %d): %s %s" % (proc.returncode, proc.stdout[-2000:],
-                                                                                 proc.stderr[-2000:]), "unhandled": True}
+            output = "%s %s" % (proc.stdout[-2000:], proc.stderr[-2000:])
+            result = {"failed": True, "msg": "no JSON result (exit %d): %s" % (proc.returncode, output), "unhandled": True}
         return result, seconds
 
     # ----- request log and faults --------------------------------------------------------------

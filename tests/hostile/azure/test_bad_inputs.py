@@ -10,6 +10,7 @@ import pytest
 
 GUID = "3f2504e0-4f89-11d3-9a0c-0305e82c3301"
 UNKNOWN_SUBSCRIPTION = "5d2c7f0a-0000-4000-8000-00000000dead"
+UNREACHABLE = {"host": "https://127.0.0.1:9", "validate_certs": False, "api_key": "x"}
 MANY_TAGS = dict(("k%d" % i, "v") for i in range(51))
 
 
@@ -136,8 +137,7 @@ def inputs(world, tmp_path):
             ("snapshot missing", dict((k, v) for k, v in restore.items() if k != "source_disk_id") | {
                 "source_snapshot": {"name": "nope", "resource_group": rg}}, "not found"),
             ("pvc without pv", dict(restore, pvc={"name": "c", "namespace": "default"}), "pvc needs pv"),
-            ("Kubernetes unreachable", dict(restore, pv={"name": "pv-hbad"}, kubernetes={"host": "https://127.0.0.1:9", "validate_certs": False,
-                                                                                          "api_key": "x"}), "Nothing was created"),
+            ("Kubernetes unreachable", dict(restore, pv={"name": "pv-hbad"}, kubernetes=UNREACHABLE), "Kubernetes"),
             ("PremiumV2 without zone", dict(restore, sku="PremiumV2_LRS", zone=None), "zone"),
             ("two sources", dict(restore, source_disk={"name": "src", "resource_group": rg}), "mutually exclusive"),
         ],

@@ -144,4 +144,3 @@ def test_role_bad_inputs(lab, report, tmp_path):
     problems += ["write: %(method)s %(path)s %(status)s" % w for w in attempts]
     assert not problems, "\n".join(problems)
     assert all(n >= 15 for n in counts.values()), counts
-
