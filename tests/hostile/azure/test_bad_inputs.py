@@ -161,7 +161,7 @@ def test_bad_inputs(lab, world, report, tmp_path):
 
     def one(case):
         module, label, args, word = case
-        result, _ = lab.run(module, dict(args, timeout=args.get("timeout", 20)))
+        result = lab.run(module, dict(args, timeout=args.get("timeout", 20)))[0]
         return case, result
 
     with ThreadPoolExecutor(max_workers=4) as pool:

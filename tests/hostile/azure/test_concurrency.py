@@ -8,7 +8,7 @@ POOLS = [{"name": "system", "mode": "System", "count": 1, "zones": ["1", "2"], "
 
 def twice(lab, module, args):
     with ThreadPoolExecutor(max_workers=2) as pool:
-        return list(pool.map(lambda _: lab.run(module, dict(args, timeout=60)), range(2)))
+        return list(pool.map(lambda attempt: lab.run(module, dict(args, timeout=60)), range(2)))
 
 
 def test_two_runs_at_once(lab, report, tmp_path):

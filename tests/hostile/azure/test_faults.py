@@ -62,7 +62,7 @@ def prepare(lab, module, operation):
         args = {"principal_id": lab.principal(lab.unique("hsp")), "principal_type": "ServicePrincipal", "role": "Reader",
                 "scope": "/subscriptions/%s/resourceGroups/%s" % (lab.subscription, rg)}
         if operation == "delete":
-            result, _ = lab.run(module, args)
+            result = lab.run(module, args)[0]
             assert not result.get("failed"), result
             args["state"] = "absent"
         return Case(module, operation, args, "PUT" if operation == "create" else "DELETE",
@@ -78,7 +78,7 @@ def prepare(lab, module, operation):
 
 def _resource_case(lab, module, operation, base, update, name, rg, path):
     if operation != "create":
-        result, _ = lab.run(module, dict(base, timeout=60))
+        result = lab.run(module, dict(base, timeout=60))[0]
         assert not result.get("failed"), result
     if operation == "create":
         return Case(module, operation, base, "PUT", path, [name], (module, rg, name, True))
@@ -90,7 +90,7 @@ def _resource_case(lab, module, operation, base, update, name, rg, path):
 
 def rule_for(case, fault_name):
     """The fault rule of ``fault_name`` aimed at the request of ``case`` (or at every request it may meet)."""
-    rule, own_request, _ = FAULTS[fault_name]
+    rule, own_request = FAULTS[fault_name][:2]
     rule = dict(rule)
     if own_request:
         rule.setdefault("method", case.method)
@@ -102,7 +102,7 @@ def faulted_run(lab, case):
     """Run ``case`` (under whatever faults are set); ``(result, seconds, accepted writes)``."""
     since = lab.mark()
     result, seconds = lab.run(case.module, case.args)
-    writes, _ = lab.writes(since, *case.names)
+    writes = lab.writes(since, *case.names)[0]
     return result, seconds, len(writes)
 
 
@@ -126,7 +126,7 @@ def judge(lab, case, fault_name, run):
         outcome = "ok, changed" if result.get("changed") else "ok"
         if must_name is not None and fault_name != "429 Retry-After 120":
             problems.append("succeeded although the fault should fail it")
-    rerun, _ = lab.run(case.module, case.args)
+    rerun = lab.run(case.module, case.args)[0]
     rerun_msg = rerun.get("msg") or ""
     if fault_name == "operation never ends" and result.get("failed"):
         # The operation stays in flight for good: the rerun waits for it and says so when its own timeout ends.
@@ -200,7 +200,7 @@ def test_fault_matrix(lab, report, tmp_path):
         rg = lab.unique("hrg")
         lab.group(rg)
         cluster = lab.unique("haks")
-        created, _ = lab.run("aks_cluster", {"name": cluster, "resource_group": rg, "location": lab.location, "node_pools": POOLS})
+        created = lab.run("aks_cluster", {"name": cluster, "resource_group": rg, "location": lab.location, "node_pools": POOLS})[0]
         assert not created.get("failed"), created
         for index, fault in enumerate(READ_FAULTS):
             case = info_case(lab, cluster, rg, str(tmp_path / ("kubeconfig-%d" % index)))
