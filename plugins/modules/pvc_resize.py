@@ -398,6 +398,10 @@ class PvcResize(object):
                 raise Refused("PVC %s is %s (requested %s); the new size %s is smaller and disks never shrink (refused)"
                               % (name, human_bytes(capacity), human_bytes(request), self.p["size"]))
             item["grow"] = (capacity or 0) < self.size_bytes
+            if item["grow"] and alloc == "NodeResizePending" and disk_capacity < self.size_bytes:
+                raise Refused("PVC %s still waits for a pod to mount it and finish the file system resize to %s "
+                              "(NodeResizePending); the resize controller grows it again only after that. Start its pod once "
+                              "(scale the StatefulSet up), then rerun" % (name, human_bytes(disk_capacity)))
             sc_name = pvc["spec"].get("storageClassName")
             if sc_name not in classes:
                 classes[sc_name] = self.kube.get("StorageClass", sc_name, api_version="storage.k8s.io/v1") if sc_name else None

@@ -271,3 +271,13 @@ def test_pending_request_can_be_lowered_but_not_below_the_capacity(lab, run_modu
 def test_size_and_abort(lab, run_module, args, msg):
     fake = lab(objects())
     assert msg in run_module(pvc_resize.main, dict(AUTH, **args))["msg"] and not fake.writes
+
+
+def test_a_claim_waiting_for_its_file_system_resize_is_refused_before_any_write(lab, run_module):
+    objs = objects(replicas=0)
+    objs[3]["status"]["allocatedResourceStatuses"] = {"storage": "NodeResizePending"}
+    objs[5]["spec"]["capacity"]["storage"] = "2Gi"
+    fake = lab(objs)
+    result = run_module(pvc_resize.main, dict(AUTH, statefulset="web", size="3Gi", mode="offline"))
+    assert "PVC data-web-1 still waits for a pod to mount it" in result["msg"] and "nothing was changed" in result["msg"]
+    assert not fake.writes
