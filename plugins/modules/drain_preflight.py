@@ -21,11 +21,11 @@ description:
   - Returns a plan (one entry per pod to evict). When a pod would be stranded it fails with a message naming the pod,
     its zone and the reason, unless O(fail_on_stranded=false).
   - Pods of DaemonSets, mirror pods and finished pods are not evicted by a drain and are left out.
-  - A pod no controller manages (a bare pod) is not re-created anywhere after a drain, and C(kubectl drain) /
+  - "A pod no controller manages (a bare pod) is not re-created anywhere after a drain, and C(kubectl drain) /
     C(kubernetes.core.k8s_drain) refuse it unless told to delete it (C(force)): it blocks the drain unless O(force=true),
-    and is then reported as deleted for good.
-  - The data of a pod's C(emptyDir) volumes is deleted with the pod: such a pod blocks the drain unless
-    O(delete_emptydir_data=true), and is then listed in RV(emptydir_data_lost).
+    and is then reported as deleted for good."
+  - "The data of a pod's C(emptyDir) volumes is deleted with the pod: such a pod blocks the drain unless
+    O(delete_emptydir_data=true), and is then listed in RV(emptydir_data_lost)."
 author:
   - kubedisk.aks maintainers (@kubedisk)
 options:

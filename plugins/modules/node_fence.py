@@ -23,7 +23,7 @@ description:
     node whose VM still runs can let two pods write one disk. O(force=true) skips the Azure check for operators
     who have made sure otherwise that the machine is down (the node must still be NotReady).
   - The VM counts as gone only when Azure answers 404 C(ResourceNotFound) for the VM itself and its scale set exists.
-    Any other 404 (C(ResourceGroupNotFound), a missing scale set: a wrong or mis-parsed C(providerID)) is refused.
+    Any other 404 (C(ResourceGroupNotFound), a missing scale set, that is a wrong or mis-parsed C(providerID)) is refused.
   - O(state=unfenced) removes the taint once the node is Ready again (it waits for Ready within O(timeout)).
   - Everything is checked before the taint is written; a rerun on a fenced node writes nothing.
 author:
@@ -124,7 +124,7 @@ import traceback
 try:
     from azure.core.exceptions import AzureError, HttpResponseError
 except ImportError:  # AzureModule fails first, naming what to install
-    AzureError = HttpResponseError = Exception
+    pass
 
 from ansible_collections.kubedisk.aks.plugins.module_utils.aks_names import parse_provider_id
 from ansible_collections.kubedisk.aks.plugins.module_utils.azure_ids import resource_id

@@ -48,7 +48,7 @@ options:
   abort:
     description:
       - Undo an interrupted offline resize instead of finishing it. The claims whose disk has not grown yet get their
-        previous request back (where Kubernetes allows it: above the claim's current capacity, see
+        previous request back (where Kubernetes allows it, that is above the claim's current capacity, see
         C(RecoverVolumeExpansionFailure)), the StatefulSet is scaled back to the recorded replica count and the annotation
         C(kubedisk.aks/pvc-resize) is removed. Nothing happens when no resize is recorded.
     type: bool
@@ -695,8 +695,8 @@ class PvcResize(object):
             self.offline(grow)
         elif not done:
             raise Refused("the online resize of %s did not finish within timeout=%d s (%s); %s. Check the PVC events (kubectl "
-                          "describe pvc) and rerun, or use mode: offline" % (", ".join(names), self.module.timeout, info,
-                                                                            self.set_back(previous)))
+                          "describe pvc) and rerun, or use mode: offline"
+                          % (", ".join(names), self.module.timeout, info, self.set_back(previous)))
 
     def offline(self, items):
         grow_names = [i["name"] for i in items if i["grow"]]
