@@ -93,7 +93,7 @@ class Lab:
         items = [i for i in self.admin.call("GET", "/requests?since=%d" % since)["requests"]
                  if i["path"].lower().startswith("/subscriptions") and is_write(i)
                  and (not names or any(n.lower() in i["path"].lower() for n in names))]
-        return [i for i in items if i["status"] < 400], items
+        return [i for i in items if 0 < i["status"] < 400], items  # status 0: the connection was reset, nothing answered
 
     def fault(self, rule):
         return self.admin.call("POST", "/faults", rule)["id"]

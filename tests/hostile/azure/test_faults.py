@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from harness import MARGIN
 
 TIMEOUT = 8
-WORKERS = 6
+WORKERS = 4
 POOLS = [{"name": "system", "mode": "System", "count": 1, "zones": ["1", "2"], "vm_size": "standard_d4s_v5"}]
 POLL = r"/providers/[^/]+/locations/[^/]+/operations/"
 
@@ -144,6 +144,7 @@ def judge(lab, case, fault_name, run):
                 problems.append("after the rerun the resource is %s, wanted %s" % (state, "present" if want else "absent"))
     row = {"module": case.module, "operation": case.operation, "fault": fault_name, "outcome": outcome,
            "seconds": "%.1f" % seconds, "writes": writes, "rerun": rerun_outcome}
+    print(" | ".join(str(v) for v in row.values()), flush=True)  # progress, seen with pytest -s
     return row, ["%s %s / %s: %s" % (case.module, case.operation, fault_name, p) for p in problems]
 
 

@@ -30,14 +30,14 @@ def role_inputs(rg):
         ("aks_cluster", "name ending in -", dict(aks, aks_cluster_name="aks-"), "name"),
         ("aks_cluster", "group ending in .", dict(aks, aks_cluster_resource_group="rg."), "resource group name"),
         ("aks_cluster", "location mars", dict(aks, aks_cluster_location="mars"), "not a region"),
-        ("aks_cluster", "pools as a string", dict(aks, aks_cluster_node_pools="system"), "aks_cluster_node_pools"),
+        ("aks_cluster", "pools as a number", dict(aks, aks_cluster_node_pools=42), "aks_cluster_node_pools"),
         ("aks_cluster", "zone 4", dict(aks, aks_cluster_node_pools=[dict(POOL, zones=["4"])]), "zone"),
         ("aks_cluster", "pool name with capitals", dict(aks, aks_cluster_node_pools=[dict(POOL, name="Sys")]), "pool"),
         ("aks_cluster", "51 tags", dict(aks, aks_cluster_tags={"k%d" % i: "v" for i in range(51)}), "50"),
         ("aks_cluster", "tag key with ?", dict(aks, aks_cluster_tags={"a?": "v"}), "tag key"),
         ("aks_cluster", "tags as a list", dict(aks, aks_cluster_tags=["a"]), "aks_cluster_tags"),
         ("aks_cluster", "credential root", dict(aks, aks_cluster_kubeconfig_credential="root"), "aks_cluster_kubeconfig_credential"),
-        ("aks_cluster", "sku tier Gold", dict(aks, aks_cluster_sku_tier="Gold"), "aks_cluster_sku_tier"),
+        ("aks_cluster", "sku tier Gold", dict(aks, aks_cluster_sku_tier="Gold"), "sku_tier"),
         ("aks_cluster", "wait timeout abc", dict(aks, aks_cluster_wait_timeout="abc"), "aks_cluster_wait_timeout"),
         ("aks_cluster", "version with a newline", dict(aks, aks_cluster_kubernetes_version="1.33\n"), "kubernetes_version"),
         ("aks_cluster", "storage profile as a list", dict(aks, aks_cluster_storage_profile=["disk"]), "aks_cluster_storage_profile"),
@@ -68,17 +68,17 @@ def role_inputs(rg):
         ("disk_csi", "snapshot class as a list", dict(csi, disk_csi_snapshot_class=["a"]), "disk_csi_snapshot_class"),
         ("disk_csi", "kubernetes as a list", dict(csi, disk_csi_kubernetes=["a"]), "disk_csi_kubernetes"),
         ("disk_csi", "defaults as a list", dict(csi, disk_csi_storage_class_defaults=["a"]), "disk_csi_storage_class_defaults"),
-        ("disk_csi", "chart version as a dict", dict(csi, disk_csi_helm_chart_version={"a": 1}), "disk_csi_helm_chart_version"),
-        ("disk_csi", "namespace as a list", dict(csi, disk_csi_helm_namespace=["a"]), "disk_csi_helm_namespace"),
+        ("disk_csi", "group with a newline", dict(csi, disk_csi_resource_group=rg + "\n"), "resource group name"),
+        ("disk_csi", "group of 91", dict(csi, disk_csi_resource_group="r" * 91), "resource group name"),
         ("disk_csi", "cluster name of 64", dict(csi, disk_csi_cluster_name="a" * 64), "name"),
-        ("disk_csi", "cluster name as a list", dict(csi, disk_csi_cluster_name=["a"]), "disk_csi_cluster_name"),
+        ("disk_csi", "cluster name as a list", dict(csi, disk_csi_cluster_name=["a"]), "not a valid AKS cluster name"),
         ("volume_snapshot", "snapshots as a dict", dict(snap, volume_snapshot_snapshots={"a": 1}), "volume_snapshot_snapshots"),
         ("volume_snapshot", "restores as a string", dict(snap, volume_snapshot_restores="r"), "volume_snapshot_restores"),
         ("volume_snapshot", "clones as a string", dict(snap, volume_snapshot_clones="c"), "volume_snapshot_clones"),
         ("volume_snapshot", "azure restores as a string", dict(snap, volume_snapshot_azure_restores="a"), "volume_snapshot_azure_restores"),
         ("volume_snapshot", "wait timeout abc", dict(snap, volume_snapshot_wait_timeout="abc"), "volume_snapshot_wait_timeout"),
-        ("volume_snapshot", "namespace as a list", dict(snap, volume_snapshot_namespace=["a"]), "volume_snapshot_namespace"),
-        ("volume_snapshot", "class as a dict", dict(snap, volume_snapshot_class={"a": 1}), "volume_snapshot_class"),
+        ("volume_snapshot", "wait timeout 1.5", dict(snap, volume_snapshot_wait_timeout=1.5), "volume_snapshot_wait_timeout"),
+        ("volume_snapshot", "snapshots of numbers", dict(snap, volume_snapshot_snapshots=[1]), "volume_snapshot_snapshots"),
         ("volume_snapshot", "kubernetes as a list", dict(snap, volume_snapshot_kubernetes=["a"]), "volume_snapshot_kubernetes"),
         ("volume_snapshot", "azure restore zone 4", dict(snap, volume_snapshot_azure_restores=[dict(restore, zone="4")]), ""),
         ("volume_snapshot", "azure restore name ending in -", dict(snap, volume_snapshot_azure_restores=[dict(restore, name="d-")]), ""),
@@ -101,9 +101,10 @@ def playbook(cases):
             {"name": "Include the role", "ansible.builtin.include_role": {"name": "kubedisk.aks." + role}, "vars": variables},
             {"name": "Record that it was accepted", "ansible.builtin.set_fact": {
                 "hostile_outcomes": "{{ hostile_outcomes | combine({'%d': 'ACCEPTED'}) }}" % index}},
-        ], "rescue": [{"name": "Record the message", "ansible.builtin.set_fact": {
-            "hostile_outcomes": "{{ hostile_outcomes | combine({'%d': ansible_failed_result.msg | default('') "
-                                "| string}) }}" % index}}]})
+        ], "rescue": [{"name": "Record the message (and those of each item of a loop)", "ansible.builtin.set_fact": {
+            "hostile_outcomes": "{{ hostile_outcomes | combine({'%d': (ansible_failed_result.msg | default('') | string) ~ ' ' ~ "
+                                "(ansible_failed_result.results | default([]) | selectattr('msg', 'defined') | map(attribute='msg') "
+                                "| join(' | '))}) }}" % index}}]})
     tasks.append({"name": "Write the outcomes", "ansible.builtin.copy": {
         "content": "{{ hostile_outcomes | to_json }}", "dest": "{{ hostile_outcomes_file }}", "mode": "0600"}})
     return [{"name": "Bad inputs to the Azure-side roles", "hosts": "localhost", "gather_facts": False,
