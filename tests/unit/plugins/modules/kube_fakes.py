@@ -60,6 +60,15 @@ class FakeKube:
         return self.objects.pop((kind, namespace, name), None)
 
 
+def cluster_factory(monkeypatch, module):
+    """``make(objects)`` for a fixture: a FakeKube holding ``objects`` that ``module.kube_client`` hands out."""
+    def make(objects):
+        fake = FakeKube(objects)
+        monkeypatch.setattr(module, "kube_client", lambda ansible_module: fake)
+        return fake
+    return make
+
+
 def _merge(target, patch):
     for key, value in patch.items():
         if value is None:

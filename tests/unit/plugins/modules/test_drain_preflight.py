@@ -6,7 +6,7 @@ import pytest
 
 from ansible_collections.kubedisk.aks.plugins.modules import drain_preflight
 
-from ansible_collections.kubedisk.aks.tests.unit.plugins.modules.kube_fakes import FakeKube, node, pod, pv, pvc
+from ansible_collections.kubedisk.aks.tests.unit.plugins.modules.kube_fakes import cluster_factory, node, pod, pv, pvc
 
 ANTI = [{"labelSelector": {"matchLabels": {"app": "nginx"}}, "topologyKey": "topology.kubernetes.io/zone"}]
 
@@ -26,11 +26,7 @@ def seed(**changes):
 
 @pytest.fixture
 def cluster(monkeypatch):
-    def make(objects):
-        fake = FakeKube(objects)
-        monkeypatch.setattr(drain_preflight, "kube_client", lambda module: fake)
-        return fake
-    return make
+    return cluster_factory(monkeypatch, drain_preflight)
 
 
 def test_safe_drain_plans_the_other_node_of_the_zone(cluster, run_module):

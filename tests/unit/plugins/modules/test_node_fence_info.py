@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.kubedisk.aks.plugins.modules import node_fence_info
-from ansible_collections.kubedisk.aks.tests.unit.plugins.modules.kube_fakes import FakeKube, node, pod
+from ansible_collections.kubedisk.aks.tests.unit.plugins.modules.kube_fakes import cluster_factory, node, pod
 
 OOS = {"key": "node.kubernetes.io/out-of-service", "value": "nodeshutdown", "effect": "NoExecute"}
 
@@ -18,11 +18,7 @@ def ready_pod(name, node_name, since):
 
 @pytest.fixture
 def cluster(monkeypatch):
-    def make(objects):
-        fake = FakeKube(objects)
-        monkeypatch.setattr(node_fence_info, "kube_client", lambda module: fake)
-        return fake
-    return make
+    return cluster_factory(monkeypatch, node_fence_info)
 
 
 def seed():
