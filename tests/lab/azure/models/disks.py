@@ -9,6 +9,10 @@ Mirrored behaviour:
 - PUT and PATCH answer 202 (200 is also allowed by the SDK, 201 is not) and run as operations;
   DELETE answers 202, or 204 when the disk does not exist; an attached disk cannot be deleted
   (409 ``OperationNotAllowed``); zones cannot change (``PropertyChangeNotAllowed``);
+- ``creationData`` is fixed at creation: a PUT over an existing disk or snapshot naming another
+  ``createOption`` or ``sourceResourceId`` is refused (400 ``BadRequest`` "Changing property
+  '...' is not allowed for existing disk '...'", Compute's wording for snapshots too); Compute
+  documents no ``If-None-Match`` on these PUTs, so a repeated PUT with the same source is an update;
 - ``diskState`` is Unattached, Attached (VM allocated) or Reserved (VM deallocated); ``managedBy``
   names the VM (``managedByExtended`` all VMs of a shared disk);
 - a disk never shrinks; growing an attached disk works online ("expand without downtime") only
@@ -100,11 +104,21 @@ def _size_gb(properties, source, maximum):
     return size
 
 
+def _check_creation_unchanged(resource, body):
+    """A PUT over an existing disk or snapshot may not name another source or create option."""
+    given = (body.get("properties") or {}).get("creationData") or {}
+    have = resource.properties.get("creationData") or {}
+    for field in ("createOption", "sourceResourceId"):
+        if given.get(field) is not None and str(given[field]).lower() != str(have.get(field) or "").lower():
+            raise ArmError(400, "BadRequest", f"Changing property '{field}' is not allowed for existing disk '{resource.body['name']}'.")
+
+
 # disks
 def put_disk(lab, subscription, group, name, body):
     """Create or update a disk; returns (resource, operation)."""
     existing = lab.store.get(resource_id(subscription, group, DISK_TYPE, name))
     if existing:
+        _check_creation_unchanged(existing, body)
         return update_disk(lab, existing, body, full=True)
     group_resource = resources.writable_group(lab, subscription, group)
     rules.check_new(DISK_TYPE, name, body)
@@ -305,6 +319,7 @@ def put_snapshot(lab, subscription, group, name, body):
     rid = resource_id(subscription, group, SNAPSHOT_TYPE, name)
     existing = lab.store.get(rid)
     if existing:
+        _check_creation_unchanged(existing, body)
         _idle(lab, existing)
         rules.merge_tags(existing.body, body)
         return render_snapshot(existing), resources.begin(lab, existing, "Updating", "snapshot.create")
