@@ -6,6 +6,9 @@ and the ``env`` file ``up`` wrote there; nothing else needs exporting.
   up                          start the ARM emulator and (unless LAB_KUBE=0) the Kubernetes side; write $LAB_DIR/env
   down [--keep]               stop exactly what 'up' started; without --keep remove the lab state
   status                      whether the emulator runs (exit 1 when it does not)
+  restart azure|apiserver [--kill] [--down-for SECONDS]
+                              stop the ARM emulator or the kube-apiserver (SIGTERM, SIGKILL with --kill) and start it
+                              again on the same port with the same state; prints {"server", "pid", "down_seconds", "ready_seconds"}
   vars [--output FILE]        the lab's settings for Ansible as JSON (lab_azure, lab_env, lab_dir, lab_python, lab_pythonpath)
   cat NAMESPACE/PVC           what the writer put on a claim's disk
   data NAMESPACE/PVC [--since N]

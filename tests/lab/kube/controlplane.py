@@ -15,6 +15,7 @@ import base64
 import json
 import os
 import shutil
+import signal
 import ssl
 import time
 import urllib.error
@@ -329,6 +330,13 @@ def _wait_api_ready(client, timeout: float) -> None:
 
 # ------------------------------------------------------------------ start / stop
 
+def _server_env() -> dict:
+    """The servers' environment: ours without a KUBECONFIG or proxies, loopback never proxied."""
+    env = {k: v for k, v in os.environ.items() if k.lower() not in ("kubeconfig", "http_proxy", "https_proxy", "all_proxy")}
+    env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
+    return env
+
+
 def status(state_dir) -> dict:
     """Recorded processes with whether each still runs, and the ports of the last start."""
     run = _read_run(Path(state_dir))
@@ -464,8 +472,7 @@ def start(state_dir, *, ports=None, kwok_stages=DEFAULT_KWOK_STAGES, extra_args=
            "kubeconfig": str(plan.kubeconfig["admin"]), "processes": []}
     _write_run(state, run)
     launcher = _Launcher(state, run)
-    env = {k: v for k, v in os.environ.items() if k.lower() not in ("kubeconfig", "http_proxy", "https_proxy", "all_proxy")}
-    env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
+    env = _server_env()
     insecure = _insecure_context()
     try:
         launcher.spawn("etcd", plan.argv("etcd", _etcd_args(plan)), env)
@@ -531,3 +538,36 @@ def stop(state_dir, keep_state: bool = False, grace: float = 10, log=print) -> d
         raise ControlPlaneError("ports still bound after stop (not by processes this lab started?): " + ", ".join(busy))
     log(f"kube control plane stopped ({len(running)} processes, {'state kept' if keep_state else 'etcd data deleted'})")
     return {"stopped": [e["name"] for e in running], "ports": run.get("ports", {}), "kept": keep_state}
+
+
+def restart_apiserver(state_dir, *, kill: bool = False, down_for: float = 0, timeout: float = 90, log=print) -> dict:
+    """Stop the running kube-apiserver (SIGTERM, or SIGKILL with ``kill``), keep it down ``down_for`` seconds, start it
+    again with the argv ``start()`` recorded (same ports, certificates, etcd) and wait until /readyz answers.
+
+    Everything else keeps running, as when a managed control plane restarts under its clients; returns
+    {"pid", "down_seconds", "ready_seconds"}.
+    """
+    state = Path(state_dir).resolve()
+    run = _read_run(state)
+    record = next((p for p in run.get("processes", []) if p["name"] == "kube-apiserver" and processes.alive(p)), None)
+    if record is None:
+        raise ControlPlaneError(f"no running kube-apiserver recorded in {state / RUN_FILE}; start the lab first")
+    began = time.monotonic()
+    if kill:
+        os.kill(record["pid"], signal.SIGKILL)
+    # terminate() sends SIGTERM (a no-op once killed) and waits until the process is gone: a graceful stop takes up to
+    # the apiserver's 60 s request timeout while it drains the requests in flight.
+    _terminate([record], 75, log)
+    busy = processes.still_bound({"kube-apiserver": run["ports"]["kube-apiserver"]})
+    if busy:
+        raise ControlPlaneError(f"the kube-apiserver port is still bound after it stopped: {busy[0]}")
+    time.sleep(down_for)
+    run["processes"].remove(record)
+    launcher = _Launcher(state, run)
+    restarted = time.monotonic()
+    launcher.spawn("kube-apiserver", record["argv"], _server_env())
+    admin_ctx = _admin_context(state / "pki")
+    launcher.wait("kube-apiserver", lambda: _http_ok(run["server"] + "/readyz", admin_ctx, "ok"), timeout, "ready (/readyz) again")
+    seconds = {"down_seconds": round(restarted - began, 1), "ready_seconds": round(time.monotonic() - restarted, 1)}
+    log(f"kube-apiserver restarted: down {seconds['down_seconds']:.1f}s, ready {seconds['ready_seconds']:.1f}s after its start")
+    return dict(seconds, pid=launcher.run["processes"][-1]["pid"])
