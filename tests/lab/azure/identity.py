@@ -9,8 +9,13 @@ Mirrored behaviour:
 - ARM answers 401 with an ARM error body (``AuthenticationFailed``, ``InvalidAuthenticationToken``,
   ``ExpiredAuthenticationToken``) and a ``WWW-Authenticate`` challenge when the bearer token is
   missing, not issued by this lab, for another audience, or expired;
-- ``GET /metadata/endpoints`` describes the cloud for custom-cloud clients (one cloud object,
-  Azure Stack style with the newer keys too); ``GET /metadata/clouds`` is the list form that
+- ``GET /metadata/endpoints?api-version=...`` describes the cloud per api-version as ARM does:
+  from 2022-09-01 one cloud object (the cloud of this endpoint, with the resource ids of the newer
+  services); from 2019-05-01 a JSON array of cloud objects (name, portal, authentication, media,
+  graphAudience, graph, suffixes, batch, resourceManager, vmImageAliasDoc, activeDirectoryDataLake,
+  sqlManagement, gallery); before that (2015-01-01, Azure Stack's version) the legacy object of
+  ``galleryEndpoint``, ``graphEndpoint``, ``portalEndpoint`` and ``authentication``; without an
+  api-version 400 ``MissingApiVersionParameter``. ``GET /metadata/clouds`` is the list form that
   loaders of a whole metadata URL expect.
 
 Tokens are JWTs signed with RS256 (as AAD signs them) by a key kept in the state database, so tokens
@@ -111,32 +116,62 @@ class Identity:
             "cloud_instance_name": "kubedisk.lab",
         }
 
-    def cloud(self):
-        """The custom cloud description for ``/metadata/endpoints``."""
+    def _cloud_2019(self):
+        """One cloud of the 2019-05-01 metadata list."""
         base = self.emulator.base_url
         return {
             "name": "KubediskLab",
-            "resourceManager": f"{base}/",
+            "portal": f"{base}/portal",
             "authentication": {
                 "loginEndpoint": f"{base}/",
                 "audiences": [f"{audience}/" for audience in ARM_AUDIENCES] + [f"{base}/"],
                 "tenant": self.tenant,
                 "identityProvider": "AAD",
             },
-            "suffixes": {"storage": "core.windows.net", "keyVaultDns": "vault.azure.net", "acrLoginServer": "azurecr.io",
-                         "sqlServerHostname": "database.windows.net"},
-            "portal": f"{base}/portal",
+            "media": f"{base}/media",
+            "graphAudience": f"{base}/graph/",
             "graph": f"{base}/graph/",
-            "microsoftGraphResourceId": f"{base}/msgraph/",
-            "activeDirectoryDataLake": f"{base}/",
-            "batch": f"{base}/",
-            "media": f"{base}/",
-            "sqlManagement": f"{base}/",
-            "gallery": f"{base}/",
-            "galleryEndpoint": f"{base}/",
-            "graphEndpoint": f"{base}/graph/",
-            "portalEndpoint": f"{base}/portal/",
+            "suffixes": {"azureDataLakeStoreFileSystem": "azuredatalakestore.net", "acrLoginServer": "azurecr.io",
+                         "sqlServerHostname": "database.windows.net", "azureDataLakeAnalyticsCatalogAndJob": "azuredatalakeanalytics.net",
+                         "keyVaultDns": "vault.azure.net", "storage": "core.windows.net", "azureFrontDoorEndpointSuffix": "azurefd.net"},
+            "batch": f"{base}/batch/",
+            "resourceManager": f"{base}/",
+            "vmImageAliasDoc": f"{base}/metadata/vm-image-aliases.json",
+            "activeDirectoryDataLake": f"{base}/datalake/",
+            "sqlManagement": f"{base}/sql/",
+            "gallery": f"{base}/gallery/",
         }
+
+    def cloud(self):
+        """This cloud as ``/metadata/endpoints?api-version=2022-09-01`` describes it (one object)."""
+        base = self.emulator.base_url
+        cloud = self._cloud_2019()
+        cloud["suffixes"].update({"storageSyncEndpointSuffix": "afs.azure.net", "mhsmDns": "managedhsm.azure.net",
+                                  "mysqlServerEndpoint": "mysql.database.azure.com", "postgresqlServerEndpoint": "postgres.database.azure.com",
+                                  "mariadbServerEndpoint": "mariadb.database.azure.com", "synapseAnalytics": "dev.azuresynapse.net",
+                                  "attestationEndpoint": "attest.azure.net"})
+        cloud.update({
+            "microsoftGraphResourceId": f"{base}/msgraph/",
+            "appInsightsResourceId": f"{base}/appinsights",
+            "appInsightsTelemetryChannelResourceId": f"{base}/appinsights/v2/track",
+            "attestationResourceId": f"{base}/attest",
+            "synapseAnalyticsResourceId": f"{base}/synapse",
+            "logAnalyticsResourceId": f"{base}/loganalytics",
+            "ossrDbmsResourceId": f"{base}/ossrdbms",
+        })
+        return cloud
+
+    def metadata_endpoints(self, api_version):
+        """The ``/metadata/endpoints`` answer for ``api_version``: an object, a list of clouds, or the legacy object."""
+        if not api_version:
+            raise ArmError(400, "MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests.")
+        if api_version >= "2022-09-01":
+            return self.cloud()
+        if api_version >= "2019-05-01":
+            return [self._cloud_2019()]
+        base = self.emulator.base_url
+        return {"galleryEndpoint": f"{base}/gallery/", "graphEndpoint": f"{base}/graph/", "portalEndpoint": f"{base}/portal/",
+                "authentication": {"loginEndpoint": f"{base}/", "audiences": [f"{audience}/" for audience in ARM_AUDIENCES] + [f"{base}/"]}}
 
     # token endpoint
     def token(self, tenant, form):

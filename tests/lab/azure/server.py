@@ -111,8 +111,11 @@ async def token(request):
 
 
 async def metadata_endpoints(request):
-    """Cloud discovery for custom-cloud clients (one object)."""
-    return JSONResponse(request.app.state.lab.identity.cloud())
+    """Cloud discovery for custom-cloud clients, shaped by the api-version as ARM answers it."""
+    try:
+        return JSONResponse(request.app.state.lab.identity.metadata_endpoints(request.query_params.get("api-version")))
+    except ArmError as error:
+        return JSONResponse({"error": error.error()}, status_code=error.status)
 
 
 async def metadata_clouds(request):
