@@ -1,11 +1,13 @@
 """The lab's admin API under ``/_lab/`` (never under ARM paths; no authentication, loopback only).
 
 - ``GET /_lab/health``
-- ``GET /_lab/requests?since=N`` → ``{"requests": [{"seq", "method", "path", "status", "ms"}, …]}``
+- ``GET /_lab/requests?since=N`` → ``{"requests": [{"seq", "time", "method", "path", "status", "ms"}, …]}`` (``time``: arrival,
+  epoch seconds to the millisecond)
 - ``GET|POST|DELETE /_lab/faults``, ``DELETE /_lab/faults/{id}``: fault rules (see ``faults.py``)
 - ``GET|PUT /_lab/profile`` ``{"name": "fast"|"realistic", "overrides": {"vm.attach": 2.0, …}}``
 - ``GET|POST /_lab/config``: ``kubeconfig``, ``principalReplicationDelaySeconds``, ``onlineResize``,
-  ``tokenLifetimeSeconds``
+  ``tokenLifetimeSeconds``, ``armThrottling`` (ARM's token buckets, see ``throttling.py``: a change names only
+  what it changes, e.g. ``{"armThrottling": {"subscription": {"reads": {"bucket": 5, "refill": 1}}}}``)
 - ``GET|POST /_lab/principals``: the directory (``displayName``, ``principalType``, ``appId``,
   ``secret``, ``objectId``, ``federatedCredentials``); an application gets a client secret
 - ``GET /_lab/operations?status=InProgress``: long-running operations
@@ -23,6 +25,7 @@ from starlette.routing import Route
 from .diskfiles import DiskFullError
 from .identity import new_secret
 from .models import authorization, containerservice
+from .throttling import SETTING as THROTTLING, merge_limits
 
 
 def _lab(request):
@@ -89,7 +92,10 @@ async def config(request):
     lab = _lab(request)
     if request.method == "POST":
         try:
-            lab.set_config(await _json(request))
+            settings = await _json(request)
+            if THROTTLING in settings:
+                settings[THROTTLING] = merge_limits(lab.config(THROTTLING), settings[THROTTLING])
+            lab.set_config(settings)
         except ValueError as exc:
             return _bad(str(exc))
     return JSONResponse(lab.all_config())

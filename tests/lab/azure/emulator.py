@@ -10,12 +10,14 @@ from .identity import SIGNING_KEY, Identity, new_secret
 from .lro import Operations
 from .models import authorization
 from .store import Principal, Store
+from .throttling import DEFAULT_LIMITS
 
 DEFAULT_CONFIG = {
     "kubeconfig": None,
     "principalReplicationDelaySeconds": 0,
     "onlineResize": True,
     "tokenLifetimeSeconds": 3599,
+    "armThrottling": DEFAULT_LIMITS,
 }
 
 

@@ -8,8 +8,8 @@ matching requests, or to each with a ``probability``.  Actions:
 - ``lro-fail``: the request is served, but the operation it starts ends Failed with ``code``;
 - ``lro-hang``: the request is served, but the operation it starts never ends.
 
-Rules live in memory: a restart clears them (an operation marked to fail still fails; one marked endless
-then takes its kind's normal time).
+Rules are kept in the state database with their remaining counts, so a restart keeps them (an operation
+marked to fail still fails; one an ``lro-hang`` rule made endless then takes its kind's normal time).
 """
 
 import asyncio
@@ -64,23 +64,33 @@ class FaultRule:
         return view
 
 
-class Faults:
-    """The active rules."""
+def _rule(spec):
+    """A rule from its admin API JSON (``retryAfter``)."""
+    spec = dict(spec)
+    if "retryAfter" in spec:
+        spec["retry_after"] = spec.pop("retryAfter")
+    return FaultRule(**spec)
 
-    def __init__(self):
-        self.rules = []
+
+class Faults:
+    """The active rules, in memory and in the state database."""
+
+    def __init__(self, store):
+        self.store = store
+        self.rules = [_rule(spec) for spec in store.faults()]
 
     def add(self, spec):
         """Add a rule from the admin API's JSON; returns it."""
-        spec = dict(spec)
-        if "retryAfter" in spec:
-            spec["retry_after"] = spec.pop("retryAfter")
-        rule = FaultRule(**spec)
+        rule = _rule(spec)
+        self.store.save_fault(rule.id, rule.public())
         self.rules.append(rule)
         return rule
 
     def remove(self, rule_id=None):
         """Remove one rule, or all."""
+        for rule in self.rules:
+            if rule_id is None or rule.id == rule_id:
+                self.store.delete_fault(rule.id)
         self.rules = [rule for rule in self.rules if rule_id is not None and rule.id != rule_id]
 
     def match(self, method, path):
@@ -95,22 +105,26 @@ class Faults:
             rule.matched += 1
             if rule.count is not None:
                 rule.count -= 1
-                if rule.count <= 0:
-                    self.rules.remove(rule)
+            if rule.count is not None and rule.count <= 0:
+                self.rules.remove(rule)
+                self.store.delete_fault(rule.id)
+            else:
+                self.store.save_fault(rule.id, rule.public())
             return rule
         return None
 
 
 class RequestLog:
-    """Every request outside ``/_lab/``: sequence number, method, path, status, milliseconds."""
+    """Every request outside ``/_lab/``: sequence number, arrival (epoch seconds), method, path, status, milliseconds."""
 
     def __init__(self, size=200_000):
         self.entries = collections.deque(maxlen=size)
         self.sequence = itertools.count(1)
 
-    def add(self, method, path, status, milliseconds):
-        """Record one request."""
-        self.entries.append({"seq": next(self.sequence), "method": method, "path": path, "status": status, "ms": round(milliseconds, 2)})
+    def add(self, arrived, method, path, status, milliseconds):
+        """Record one request that arrived at epoch ``arrived``."""
+        self.entries.append({"seq": next(self.sequence), "time": round(arrived, 3), "method": method, "path": path, "status": status,
+                             "ms": round(milliseconds, 2)})
 
     def since(self, seq):
         """Requests after sequence number ``seq``."""
@@ -130,7 +144,7 @@ class LabMiddleware:
         if scope["type"] != "http" or scope["path"].startswith("/_lab/"):
             await self.app(scope, receive, send)
             return
-        started = time.perf_counter()
+        arrived, started = time.time(), time.perf_counter()
         answered = {"status": 0}
 
         async def recording_send(message):
@@ -150,7 +164,7 @@ class LabMiddleware:
                     await asyncio.sleep(self.lab.profile.request_seconds)
                 await self.app(scope, receive, recording_send)
         finally:
-            self.log.add(scope["method"], scope["path"], answered["status"], (time.perf_counter() - started) * 1000)
+            self.log.add(arrived, scope["method"], scope["path"], answered["status"], (time.perf_counter() - started) * 1000)
 
 
 async def _error(send, rule):

@@ -3,8 +3,8 @@
 An operation is a row with a deadline, not a timer: the server completes every operation whose
 deadline has passed before it answers any ARM call and on a background tick, so operations that
 were in flight when the process was stopped or killed finish after a restart (a client polling
-the same address resumes; one left endless by a fault rule, which a restart clears, then takes
-its kind's normal time). Each kind has a completion step
+the same address resumes; one an ``lro-hang`` rule left endless then takes its kind's normal
+time). Each kind has a completion step
 that applies the operation's effect; a failed operation keeps its error and leaves the resource in
 ``provisioningState: Failed``. How operations are answered and polled over HTTP is in
 ``routes/operations.py``.

@@ -24,6 +24,7 @@ from .faults import Faults, LabMiddleware, RequestLog
 from .identity import AadError
 from .models import resources
 from .routes import ROUTES
+from .throttling import Throttle
 
 LOG = logging.getLogger("lab.azure")
 
@@ -69,13 +70,15 @@ async def _body(request):
 
 
 async def arm(request):
-    """Every ARM call: authenticate, check the subscription, route case-insensitively, run the handler in one transaction."""
+    """Every ARM call: authenticate, throttle, check the subscription, route case-insensitively, run the handler in one transaction."""
     lab = request.app.state.lab
     head = request.method == "HEAD"
     # the decoded path as sent: request.url.path goes through urlsplit, which drops tabs and newlines
     path = request.scope["path"]
+    rate_limits = {}
     try:
         claims = lab.identity.authenticate(request.headers.get("authorization"))
+        rate_limits = request.app.state.throttle.take(claims, request.method, path)
         resources.check_path_subscription(lab, path)
         handler, params = ROUTER.match(request.method, path)
         call = ArmRequest(request.method, path, params, dict(request.query_params), await _body(request), lab.base_url, claims)
@@ -90,6 +93,7 @@ async def arm(request):
     except Exception:  # pylint: disable=broad-exception-caught
         LOG.exception("unhandled error in %s %s", request.method, path)  # ARM answers 500 with its envelope
         reply = Reply(500, {"error": {"code": "InternalServerError", "message": "The lab emulator failed to handle the request."}})
+    reply.headers = rate_limits | reply.headers
     return _render(reply, head)
 
 
@@ -149,7 +153,8 @@ def build_app(lab):
         Route("/{path:anypath}", arm, methods=ARM_METHODS),
     ], lifespan=lifespan)
     app.state.lab = lab
-    app.state.faults = Faults()
+    app.state.faults = Faults(lab.store)
+    app.state.throttle = Throttle(lab)
     app.state.request_log = RequestLog()
     return LabMiddleware(app, lab, app.state.faults, app.state.request_log)
 

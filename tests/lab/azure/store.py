@@ -1,4 +1,4 @@
-"""SQLite state of the emulator: resources, long-running operations, principals and settings.
+"""SQLite state of the emulator: resources, long-running operations, principals, fault rules and settings.
 
 Everything the emulator knows lives in one SQLite file in the lab state folder, so that a SIGKILL
 and a restart lose nothing.  The server runs on one event loop thread, which is the only user of
@@ -47,6 +47,10 @@ CREATE TABLE IF NOT EXISTS principals (
     created REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS principals_by_app ON principals (app_id);
+CREATE TABLE IF NOT EXISTS faults (
+    id TEXT PRIMARY KEY,
+    rule TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS settings (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -271,6 +275,20 @@ class Store:
     def delete_principal(self, object_id):
         """Remove a directory object."""
         self.db.execute("DELETE FROM principals WHERE object_id = ?", (object_id,))
+
+    # fault rules
+    def save_fault(self, rule_id, rule):
+        """Insert or update a fault rule (JSON); a new rule comes after the others."""
+        if self.db.execute("UPDATE faults SET rule = ? WHERE id = ?", (json.dumps(rule), rule_id)).rowcount == 0:
+            self.db.execute("INSERT INTO faults VALUES (?, ?)", (rule_id, json.dumps(rule)))
+
+    def delete_fault(self, rule_id):
+        """Remove a fault rule."""
+        self.db.execute("DELETE FROM faults WHERE id = ?", (rule_id,))
+
+    def faults(self):
+        """Every fault rule (JSON), oldest first."""
+        return [json.loads(row[0]) for row in self.db.execute("SELECT rule FROM faults ORDER BY rowid")]
 
     # settings
     def setting(self, key, default=None):
