@@ -37,7 +37,7 @@ def count(lab, arguments):
     attempts = [item for item in items if _is_write(item)]
     writes = [item for item in attempts if item["status"] < 400]
     counts = {"reads": len(items) - len(attempts), "writes": len(writes), "write_attempts": len(attempts),
-              "writes_list": [f"{item['method']} {item['path']} {item['status']}" for item in writes]}
+              "writes_list": [f"{item['time']:.3f} {item['method']} {item['path']} {item['status']}" for item in writes]}
     if arguments.record:
         path, module, phase = arguments.record
         _append(path, [json.dumps({"module": module, "phase": phase, "reads": counts["reads"], "writes": counts["writes"]})])

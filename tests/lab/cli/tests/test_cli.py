@@ -71,6 +71,8 @@ def test_counts_faults_disks_and_latency(lab_dir, exports, tmp_path):
     record = tmp_path / "counts.jsonl"
     counts = json.loads(lab_cli(lab_dir, "requests", "count", mark, "--record", str(record), "disk", "create"))
     assert counts["writes"] == 1 and counts["write_attempts"] == 2 and counts["reads"] >= 1
+    arrived, method, path, _status = counts["writes_list"][0].split()
+    assert method == "PUT" and path == disk_id and 0 <= returned - float(arrived) < 60, "the accepted write, with its arrival time"
     assert json.loads(record.read_text()) == {"module": "disk", "phase": "create", "reads": counts["reads"], "writes": 1}
     lab_cli(lab_dir, "fault", "clear")
     ended = json.loads(lab_cli(lab_dir, "operations", "--since", mark))
