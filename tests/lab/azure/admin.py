@@ -9,7 +9,9 @@
   ``tokenLifetimeSeconds``, ``armThrottling`` (ARM's token buckets, see ``throttling.py``: a change names only
   what it changes, e.g. ``{"armThrottling": {"subscription": {"reads": {"bucket": 5, "refill": 1}}}}``)
 - ``GET|POST /_lab/principals``: the directory (``displayName``, ``principalType``, ``appId``,
-  ``secret``, ``objectId``, ``federatedCredentials``); an application gets a client secret
+  ``secret``, ``objectId``, ``federatedCredentials``, ``roles``); an application (``appId``, or ``secret: true``)
+  gets a client secret to sign in with; ``roles: [{"role": "Reader", "scope": "/subscriptions/…/resourceGroups/x"}]``
+  assigns built-in roles (by name or GUID; scope default: the subscription)
 - ``GET /_lab/operations?status=InProgress``: long-running operations
 - ``POST /_lab/reset``: forget every resource, operation and principal
 - ``GET /_lab/disks/{ref}/bytes?offset=&length=`` (default: up to the last written byte) and
@@ -22,6 +24,7 @@ import json
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from .arm import ArmError, new_guid
 from .diskfiles import DiskFullError
 from .identity import new_secret
 from .models import authorization, containerservice
@@ -102,22 +105,33 @@ async def config(request):
 
 
 async def principals(request):
-    """List or register directory objects."""
+    """List or register directory objects, optionally with built-in roles and a client secret to sign in with."""
     lab = _lab(request)
     if request.method == "GET":
         return JSONResponse({"principals": [principal.public() for principal in lab.store.principals()]})
     try:
         spec = await _json(request)
+        roles = [(authorization.find_role(item["role"]), item.get("scope") or f"/subscriptions/{lab.subscription}")
+                 for item in spec.get("roles", [])]
     except ValueError as exc:
         return _bad(str(exc))
+    except (KeyError, TypeError, AttributeError):
+        return _bad('roles is a list of {"role": NAME_OR_GUID, "scope": SCOPE}')
     if not spec.get("displayName"):
         return _bad("displayName is required")
-    secret = spec.get("secret") or (new_secret() if spec.get("appId") else None)
-    with lab.store.transaction():
-        principal = authorization.add_principal(lab, spec["displayName"], spec.get("principalType", "ServicePrincipal"),
-                                                app_id=spec.get("appId"), secret=secret, object_id=spec.get("objectId"),
-                                                federated=spec.get("federatedCredentials"))
-    return JSONResponse(principal.public() | {"secret": secret}, status_code=201)
+    secret = spec.get("secret") or None
+    app_id = spec.get("appId") or (new_guid() if secret else None)
+    if app_id and not isinstance(secret, str):
+        secret = new_secret()
+    principal_type = spec.get("principalType", "ServicePrincipal")
+    try:
+        with lab.store.transaction():
+            principal = authorization.add_principal(lab, spec["displayName"], principal_type, app_id=app_id, secret=secret,
+                                                    object_id=spec.get("objectId"), federated=spec.get("federatedCredentials"))
+            assignments = [authorization.grant(lab, scope, principal.object_id, role["name"], principal_type).body for role, scope in roles]
+    except ArmError as error:
+        return _bad(f"{error.code}: {error.message}", error.status)
+    return JSONResponse(principal.public() | {"clientId": app_id, "secret": secret, "roleAssignments": assignments}, status_code=201)
 
 
 async def operations(request):

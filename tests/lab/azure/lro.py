@@ -25,6 +25,8 @@ COMPLETIONS = {}
 
 # The fault (if any) that the fault middleware attached to the request being handled.
 REQUEST_FAULT = contextvars.ContextVar("lab_request_fault", default=None)
+# The object id of the principal whose authorized request is being handled: ARM lets the starter of an operation poll it.
+REQUEST_PRINCIPAL = contextvars.ContextVar("lab_request_principal", default=None)
 
 
 def completion(*kinds):
@@ -49,7 +51,7 @@ class Operations:
         never end.
         """
         now = time.time()
-        params = dict(params or {})
+        params = dict(params or {}, caller=REQUEST_PRINCIPAL.get())
         deadline = now + self.lab.profile.duration(kind)
         fault = REQUEST_FAULT.get()
         if fault and fault["action"] == "lro-fail":

@@ -22,7 +22,7 @@ from .arm import ArmError, ArmRequest, Reply, Router, dumps
 from .emulator import Emulator
 from .faults import Faults, LabMiddleware, RequestLog
 from .identity import AadError
-from .models import resources
+from .models import rbac, resources
 from .routes import ROUTES
 from .throttling import Throttle
 
@@ -70,7 +70,7 @@ async def _body(request):
 
 
 async def arm(request):
-    """Every ARM call: authenticate, throttle, check the subscription, route case-insensitively, run the handler in one transaction."""
+    """Every ARM call: authenticate, throttle, check the subscription, route case-insensitively, authorize, run the handler in one transaction."""
     lab = request.app.state.lab
     head = request.method == "HEAD"
     # the decoded path as sent: request.url.path goes through urlsplit, which drops tabs and newlines
@@ -81,6 +81,7 @@ async def arm(request):
         rate_limits = request.app.state.throttle.take(claims, request.method, path)
         resources.check_path_subscription(lab, path)
         handler, params = ROUTER.match(request.method, path)
+        rbac.authorize(lab, request.method, path, claims)
         call = ArmRequest(request.method, path, params, dict(request.query_params), await _body(request), lab.base_url, claims)
         lab.advance()
         if request.method in ("GET", "HEAD"):

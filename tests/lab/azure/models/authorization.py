@@ -18,6 +18,8 @@ Mirrored behaviour:
   above; ``principalId eq '…'`` / ``assignedTo('…')`` filter by principal.
 """
 
+import json
+import os
 import re
 import time
 
@@ -29,45 +31,11 @@ ASSIGNMENT_TYPE = "Microsoft.Authorization/roleAssignments"
 DEFINITION_TYPE = "Microsoft.Authorization/roleDefinitions"
 PRINCIPAL_TYPES = ("User", "Group", "ServicePrincipal", "ForeignGroup", "Device")
 
-_MANAGE_AUTHORIZATION = ["Microsoft.Authorization/*/Delete", "Microsoft.Authorization/*/Write", "Microsoft.Authorization/elevateAccess/Action"]
-_READ = ["Microsoft.Authorization/*/read", "Microsoft.Resources/subscriptions/resourceGroups/read"]
-
-# (GUID, role name, description, actions, notActions)
-BUILTIN_ROLES = [
-    ("8e3af657-a8ff-443c-a75c-2fe8c4bcb635", "Owner", "Grants full access to manage all resources, including the ability to assign roles in Azure RBAC.",
-     ["*"], []),
-    ("b24988ac-6180-42a0-ab88-20f7382dd24c", "Contributor",
-     "Grants full access to manage all resources, but does not allow you to assign roles in Azure RBAC.", ["*"], _MANAGE_AUTHORIZATION),
-    ("acdd72a7-3385-48ef-bd42-f606fba81ae7", "Reader", "View all resources, but does not allow you to make any changes.", ["*/read"], []),
-    ("18d7d88d-d35e-4fb5-a5c3-7773c20a72d9", "User Access Administrator", "Lets you manage user access to Azure resources.",
-     ["*/read", "Microsoft.Authorization/*", "Microsoft.Support/*"], []),
-    ("9980e02c-c2be-4d73-94e8-173b1dc7cf3c", "Virtual Machine Contributor",
-     "Create and manage virtual machines, manage disks, install and run software, reset password of the root user of the virtual "
-     "machine using VM extensions, and manage local user accounts using VM extensions.",
-     _READ + ["Microsoft.Compute/virtualMachines/*", "Microsoft.Compute/virtualMachineScaleSets/*", "Microsoft.Compute/disks/write",
-              "Microsoft.Compute/disks/read", "Microsoft.Compute/disks/delete", "Microsoft.Compute/snapshots/*"], []),
-    ("7efff54f-a5b4-42b5-a1c5-5411624893ce", "Disk Snapshot Contributor", "Provides permission to backup vault to manage disk snapshots.",
-     _READ + ["Microsoft.Compute/snapshots/delete", "Microsoft.Compute/snapshots/write", "Microsoft.Compute/snapshots/read",
-              "Microsoft.Compute/snapshots/beginGetAccess/action", "Microsoft.Compute/snapshots/endGetAccess/action",
-              "Microsoft.Compute/disks/beginGetAccess/action", "Microsoft.Storage/storageAccounts/listkeys/action",
-              "Microsoft.Storage/storageAccounts/write", "Microsoft.Storage/storageAccounts/read", "Microsoft.Storage/storageAccounts/delete"], []),
-    ("b50d9833-a0cb-478e-945f-707fcc997c13", "Disk Restore Operator", "Provides permission to backup vault to perform disk restore.",
-     _READ + ["Microsoft.Compute/disks/write", "Microsoft.Compute/disks/read"], []),
-    ("3e5e47e6-65f7-47ef-90b5-e5dd4d455f24", "Disk Backup Reader", "Provides permission to backup vault to perform disk backup.",
-     _READ + ["Microsoft.Compute/disks/read", "Microsoft.Compute/disks/beginGetAccess/action"], []),
-    ("4d97b98b-1d4f-4787-a291-c67834d212e7", "Network Contributor", "Lets you manage networks, but not access to them.",
-     _READ + ["Microsoft.Network/*"], []),
-    ("f1a07417-d97a-45cb-824c-7a7467783830", "Managed Identity Operator", "Read and Assign User Assigned Identity",
-     ["Microsoft.ManagedIdentity/userAssignedIdentities/*/read", "Microsoft.ManagedIdentity/userAssignedIdentities/*/assign/action"] + _READ, []),
-    ("0ab0b1a8-8aac-4efd-b8c2-3ee1fb270be8", "Azure Kubernetes Service Cluster Admin Role", "List cluster admin credential action.",
-     ["Microsoft.ContainerService/managedClusters/listClusterAdminCredential/action",
-      "Microsoft.ContainerService/managedClusters/accessProfiles/listCredential/action", "Microsoft.ContainerService/managedClusters/read"], []),
-    ("4abbcc35-e782-43d8-92c5-2d3885b7a6d5", "Azure Kubernetes Service Cluster User Role", "List cluster user credential action.",
-     ["Microsoft.ContainerService/managedClusters/listClusterUserCredential/action", "Microsoft.ContainerService/managedClusters/read"], []),
-    ("b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b", "Azure Kubernetes Service RBAC Cluster Admin",
-     "Lets you manage all resources in the cluster.", ["Microsoft.ContainerService/managedClusters/listClusterUserCredential/action"], []),
-]
-ROLES_BY_ID = {role[0]: role for role in BUILTIN_ROLES}
+# Azure's built-in role definitions (GUID, roleName, description, permissions) as published in the "Azure built-in
+# roles" reference; the one table for role definitions, role assignments and the authorization of every ARM call.
+with open(os.path.join(os.path.dirname(__file__), "builtin_roles.json"), encoding="utf-8") as _roles:
+    BUILTIN_ROLES = json.load(_roles)
+ROLES_BY_ID = {role["name"]: role for role in BUILTIN_ROLES}
 OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
 ROLE_CREATED = "2015-02-02T21:55:09.8806423Z"
 
@@ -87,8 +55,27 @@ def replicated(lab, principal):
 
 def seed_owner(lab, object_id):
     """The lab's own service principal is Owner of the subscription."""
-    scope = f"/subscriptions/{lab.subscription}"
-    _save_assignment(lab, scope, new_guid(), OWNER, object_id, "ServicePrincipal", None, object_id)
+    grant(lab, f"/subscriptions/{lab.subscription}", object_id, OWNER, "ServicePrincipal")
+
+
+def find_role(name_or_guid):
+    """A built-in role by its GUID or its roleName (any casing); ValueError when there is none."""
+    wanted = name_or_guid.strip().lower()
+    for role in BUILTIN_ROLES:
+        if wanted in (role["name"], role["roleName"].lower()):
+            return role
+    raise ValueError(f"no built-in role '{name_or_guid}'; known: {', '.join(role['roleName'] for role in BUILTIN_ROLES)}")
+
+
+def grant(lab, scope, object_id, guid, principal_type):
+    """Assign a role at an existing scope without a caller's request (the lab's own set-up); returns the assignment."""
+    return _save_assignment(lab, check_scope(lab, scope), new_guid(), guid, object_id, principal_type, None, object_id)
+
+
+def assignments_of(lab, object_id):
+    """The role assignments that name a principal."""
+    return [assignment for assignment in lab.store.of_type(ASSIGNMENT_TYPE)
+            if assignment.properties["principalId"].lower() == (object_id or "").lower()]
 
 
 # scopes
@@ -112,7 +99,7 @@ def check_scope(lab, scope):
     return found.id
 
 
-def _covers(outer, inner):
+def covers(outer, inner):
     """Whether scope ``outer`` is ``inner`` or above it."""
     outer, inner = outer.rstrip("/").lower(), inner.rstrip("/").lower()
     return outer == "" or inner == outer or inner.startswith(outer + "/")
@@ -121,12 +108,11 @@ def _covers(outer, inner):
 # role definitions
 def definition_body(scope, role):
     """A built-in role definition as listed at ``scope``."""
-    guid, name, description, actions, not_actions = role
     prefix = f"/subscriptions/{parse_id(scope)['subscription']}" if scope else ""
     return {
-        "id": f"{prefix}/providers/{DEFINITION_TYPE}/{guid}", "name": guid, "type": DEFINITION_TYPE,
-        "properties": {"roleName": name, "type": "BuiltInRole", "description": description, "assignableScopes": ["/"],
-                       "permissions": [{"actions": actions, "notActions": not_actions, "dataActions": [], "notDataActions": []}],
+        "id": f"{prefix}/providers/{DEFINITION_TYPE}/{role['name']}", "name": role["name"], "type": DEFINITION_TYPE,
+        "properties": {"roleName": role["roleName"], "type": "BuiltInRole", "description": role["description"], "assignableScopes": ["/"],
+                       "permissions": [dict(role["permissions"])],
                        "createdOn": ROLE_CREATED, "updatedOn": ROLE_CREATED, "createdBy": None, "updatedBy": None},
     }
 
@@ -153,7 +139,7 @@ def list_definitions(lab, scope, odata_filter):
             raise ArmError(400, "UnsupportedQuery", f"The filter '{odata_filter}' is not supported. Supported filters are "
                                                     "'roleName eq {value}' and 'type eq {value}'.")
         field, value = found.group(1).lower(), found.group(2)
-        roles = [role for role in roles if (role[1] if field == "rolename" else "BuiltInRole").lower() == value.lower()]
+        roles = [role for role in roles if (role["roleName"] if field == "rolename" else "BuiltInRole").lower() == value.lower()]
     return [definition_body(scope, role) for role in roles]
 
 
@@ -266,7 +252,7 @@ def list_assignments(lab, scope, odata_filter):
     result = []
     for assignment in lab.store.of_type(ASSIGNMENT_TYPE):
         where = assignment.parent
-        if not (_covers(where, scope) or (not at_scope and _covers(scope, where))):
+        if not (covers(where, scope) or (not at_scope and covers(scope, where))):
             continue
         if principal and assignment.properties["principalId"].lower() != principal.lower():
             continue
