@@ -65,8 +65,14 @@ def profile(lab, arguments):
 
 
 def principal(lab, arguments):
-    """Add a service principal to the directory; print its objectId."""
-    print(lab.admin().call("POST", "/principals", {"displayName": arguments.name, "principalType": "ServicePrincipal"})["objectId"])
+    """Add a service principal to the directory, with built-in roles; print its objectId, or its sign-in with ``--secret``."""
+    spec = {"displayName": arguments.name, "principalType": "ServicePrincipal", "secret": arguments.secret,
+            "roles": [{"role": role, "scope": arguments.scope} for role in arguments.role]}
+    created = lab.admin().call("POST", "/principals", spec)
+    if arguments.secret:
+        _print({"objectId": created["objectId"], "clientId": created["clientId"], "secret": created["secret"]})
+    else:
+        print(created["objectId"])
 
 
 def _ended_operations(lab):
@@ -116,6 +122,11 @@ def add_verbs(verbs):
     latency_profile.set_defaults(run=profile)
     directory = verbs.add_parser("principal", help="add a service principal named NAME to the directory; print its objectId")
     directory.add_argument("name", metavar="NAME")
+    directory.add_argument("--role", action="append", default=[], metavar="ROLE",
+                           help="a built-in role (name or GUID) to assign it at --scope; repeatable")
+    directory.add_argument("--scope", metavar="SCOPE", help="where --role applies (default: the subscription)")
+    directory.add_argument("--secret", action="store_true",
+                           help='make it an application with a client secret; print {"objectId", "clientId", "secret"}')
     directory.set_defaults(run=principal)
     ended = verbs.add_parser("operations", help="print the long-running operations that ended (at or after --since) as JSON")
     ended.add_argument("--since", type=float, default=0.0, metavar="EPOCH")
