@@ -15,7 +15,13 @@ Mirrored behaviour:
 - ``listClusterAdminCredential`` / ``listClusterUserCredential`` return the lab control plane's
   kubeconfig for the cluster it backs (see ``backed_cluster``), else a kubeconfig whose server is a
   clearly marked placeholder; a cluster with local accounts disabled refuses the admin credential;
-- deleting the cluster deletes its node resource group and identities.
+- deleting the cluster deletes its node resource group and identities;
+- a cluster runs one of ``VERSIONS`` (one patch per minor; a ``major.minor`` request gets that
+  minor's patch); ``orchestrators`` and ``kubernetesVersions`` of a location list exactly these,
+  each with its upgrades as AKS allows them (the next minor: minors cannot be skipped), the default
+  marked;
+- the cluster body carries ``servicePrincipalProfile: {"clientId": "msi"}``, as AKS answers for a
+  cluster that uses a managed identity.
 """
 
 import base64
@@ -33,6 +39,49 @@ VERSIONS = {"1.33": "1.33.6", "1.34": "1.34.2", "1.35": "1.35.1"}
 DEFAULT_VERSION = "1.35.1"
 DEFAULT_VM_SIZE = "Standard_DS2_v2"
 IMMUTABLE_POOL_FIELDS = ("vmSize", "availabilityZones", "osType")
+
+
+def _version_key(version):
+    return tuple(int(part) for part in version.split("."))
+
+
+def _upgrades(version):
+    """The versions AKS lets a cluster at ``version`` upgrade to: the next minor's patch (minors cannot be skipped).
+
+    With one patch per minor there is no later patch of the same minor to offer.
+    """
+    major, minor = _version_key(version)[:2]
+    following = VERSIONS.get(f"{major}.{minor + 1}")
+    return [following] if following else []
+
+
+def orchestrators(subscription, location):
+    """``OrchestratorVersionProfileListResult``: the versions clusters can run in ``location`` and their upgrades."""
+    location = resources.check_location(location, CLUSTER_TYPE)
+    profiles = []
+    for version in sorted(VERSIONS.values(), key=_version_key):
+        profile = {"orchestratorType": "Kubernetes", "orchestratorVersion": version, "isPreview": False,
+                   "upgrades": [{"orchestratorType": "Kubernetes", "orchestratorVersion": target, "isPreview": False}
+                                for target in _upgrades(version)]}
+        if version == DEFAULT_VERSION:
+            profile["default"] = True
+        profiles.append(profile)
+    return {"id": f"/subscriptions/{subscription}/providers/Microsoft.ContainerService/locations/{location}/orchestrators",
+            "name": "default", "type": "Microsoft.ContainerService/locations/orchestrators", "properties": {"orchestrators": profiles}}
+
+
+def kubernetes_versions(location):
+    """``KubernetesVersionListResult``: per minor version its patches with their upgrades, the default minor marked."""
+    resources.check_location(location, CLUSTER_TYPE)
+    values = []
+    for minor in sorted(VERSIONS, key=_version_key):
+        patch = VERSIONS[minor]
+        entry = {"version": minor, "capabilities": {"supportPlan": ["KubernetesOfficial"]}, "isPreview": False,
+                 "patchVersions": {patch: {"upgrades": _upgrades(patch)}}}
+        if patch == DEFAULT_VERSION:
+            entry["isDefault"] = True
+        values.append(entry)
+    return {"values": values}
 
 
 def _version(requested):
@@ -141,7 +190,7 @@ def put_cluster(lab, subscription, group, name, body):
             "fqdn": f"{dns_prefix}-{hashlib.sha256(rid.lower().encode()).hexdigest()[:8]}.hcp.{location}.azmk8s.io",
             "azurePortalFQDN": f"{dns_prefix}-portal.hcp.{location}.azmk8s.io", "nodeResourceGroup": node_group_name,
             "enableRBAC": properties.get("enableRBAC", True), "disableLocalAccounts": properties.get("disableLocalAccounts", False),
-            "maxAgentPools": 100, "supportPlan": "KubernetesOfficial",
+            "maxAgentPools": 100, "supportPlan": "KubernetesOfficial", "servicePrincipalProfile": {"clientId": "msi"},
             "identityProfile": {"kubeletidentity": {"resourceId": kubelet.id, "clientId": kubelet.properties["clientId"],
                                                     "objectId": kubelet.properties["principalId"]}},
             "storageProfile": {

@@ -15,7 +15,10 @@ Mirrored behaviour:
   not past ``maxShares``; Premium v2 / Ultra disks with caching None only; LUNs unique in
   0-63; at most as many data disks as the VM size allows (unknown sizes: 16);
 - one operation at a time per VM (409 ``AnotherOperationInProgress``);
-- removing a VM (scale-in, deletion) detaches its disks.
+- removing a VM (scale-in, deletion) detaches its disks;
+- standalone virtual machines (``Microsoft.Compute/virtualMachines``) are listed per resource group
+  or subscription: AKS nodes are scale-set instances, so the list is empty unless the lab holds
+  standalone VMs, and a named one is ``ResourceNotFound``.
 """
 
 from ...aks_names import node_name
@@ -26,6 +29,7 @@ from . import disks, resources
 
 VMSS_TYPE = "Microsoft.Compute/virtualMachineScaleSets"
 VM_TYPE = "Microsoft.Compute/virtualMachineScaleSets/virtualMachines"
+STANDALONE_VM_TYPE = "Microsoft.Compute/virtualMachines"
 DEFAULT_ATTACH_LIMIT = 16
 ATTACH_LIMITS = {
     "standard_b2s": 4, "standard_b2ms": 4, "standard_b4ms": 8,
@@ -138,6 +142,16 @@ def list_vms(lab, subscription, group, name, expand=False):
 def get_vm(lab, subscription, group, name, instance_id):
     """One instance, or ResourceNotFound."""
     return resources.get_child(lab, group, get_scale_set(lab, subscription, group, name), name, VM_TYPE, instance_id)
+
+
+def list_standalone_vms(lab, subscription, group):
+    """Standalone VMs of a resource group, or of the subscription when ``group`` is None."""
+    return resources.list_resources(lab, subscription, group, STANDALONE_VM_TYPE)
+
+
+def get_standalone_vm(lab, subscription, group, name):
+    """One standalone VM, or ResourceNotFound."""
+    return resources.get_resource(lab, subscription, group, STANDALONE_VM_TYPE, name)
 
 
 def instance_view(vm):

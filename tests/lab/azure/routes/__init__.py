@@ -5,7 +5,9 @@ returns a :class:`~lab.azure.arm.Reply`; it chooses status codes and long-runnin
 headers the way the provider answers, while the models hold state and rules.
 """
 
+from ..arm import Router
 from . import authorization, containerservice, disks, operations, resources, vmss
 
-ROUTES = (operations.ROUTES + resources.ROUTES + authorization.ROUTES + disks.ROUTES + vmss.ROUTES
-          + containerservice.ROUTES)
+PROVIDER_ROUTES = resources.ROUTES + authorization.ROUTES + disks.ROUTES + vmss.ROUTES + containerservice.ROUTES
+# Operation results read the resource a PUT or PATCH wrote through the provider's own GET.
+ROUTES = operations.routes(Router(route for route in PROVIDER_ROUTES if route.method == "GET")) + PROVIDER_ROUTES

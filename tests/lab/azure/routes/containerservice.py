@@ -5,6 +5,7 @@ from ..models import containerservice as aks
 from .operations import ASYNC_OPERATION, accepted, deleting
 
 CLUSTERS = "/providers/Microsoft.ContainerService/managedClusters"
+LOCATION = "/subscriptions/{subscription}/providers/Microsoft.ContainerService/locations/{location}"
 CLUSTER = "/subscriptions/{subscription}/resourceGroups/{group}" + CLUSTERS + "/{name}"
 POOL = CLUSTER + "/agentPools/{pool}"
 
@@ -53,6 +54,9 @@ def _list_pools(lab, request):
 
 
 ROUTES = [
+    Route("GET", LOCATION + "/orchestrators",
+          lambda lab, request: Reply(200, aks.orchestrators(request.params["subscription"], request.params["location"]))),
+    Route("GET", LOCATION + "/kubernetesVersions", lambda lab, request: Reply(200, aks.kubernetes_versions(request.params["location"]))),
     Route("GET", "/subscriptions/{subscription}" + CLUSTERS, _list_clusters),
     Route("GET", "/subscriptions/{subscription}/resourceGroups/{group}" + CLUSTERS, _list_clusters),
     Route("PUT", CLUSTER, _put_cluster),

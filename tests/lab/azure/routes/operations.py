@@ -6,16 +6,25 @@ Mirrored behaviour:
   ``Azure-AsyncOperation`` and ``Location`` (resource group deletion: ``Location`` only);
 - the operation status resource answers 200 ``{"status": "InProgress|Succeeded|Failed|Canceled"}``
   with an ``error`` when it failed;
-- the ``Location`` (operation result) URL answers 202 while running, then 200 with the result or
-  204, or the error with its HTTP status when the operation failed;
+- the ``Location`` (operation result) URL answers 202 with ``Location`` and the poll headers while
+  running; once the operation succeeded, 200 with the resource as a GET shows it for an operation a
+  PUT or PATCH started (what clients reading the final state "via location" expect, as the disk and
+  snapshot specs declare with ``final-state-via: location``), 200 with the action's result for a POST
+  that has one, else 204 (DELETE, POST actions without a result); the error with its HTTP status
+  when the operation failed;
 - ``Retry-After`` is an integer of at least one second (the fast profile sends ``retry-after-ms``
   instead, see ``profiles.py``).
 """
+
+import dataclasses
 
 from ..arm import Reply, Route, parse_id, timestamp
 
 ASYNC_OPERATION, LOCATION = "Azure-AsyncOperation", "Location"
 SUBSCRIPTION_OPERATIONS = "/subscriptions/{subscription}/providers/{namespace}/locations/{location}"
+# Operation kinds a PUT or PATCH starts: their operation result is the resource they wrote.
+RESOURCE_WRITES = frozenset({"disk.create", "disk.update", "snapshot.create", "cluster.create", "cluster.update", "agentPool.create",
+                             "agentPool.update", "vm.attach", "vm.detach", "vm.update"})
 
 
 def poll_headers(lab, kind):
@@ -54,20 +63,28 @@ def _status(lab, request):
     return Reply(200, body, poll_headers(lab, operation.kind) if operation.status == "InProgress" else {})
 
 
-def _result(lab, request):
-    """GET of an operation result (the Location URL)."""
-    operation = lab.operations.get(request.params["operation"])
-    if operation.status == "InProgress":
-        return Reply(202, None, {LOCATION: request.url(request.path)} | poll_headers(lab, operation.kind))
-    if operation.status == "Failed":
-        return Reply(operation.params.get("error_status", 500), {"error": operation.error})
-    if operation.result is not None:
-        return Reply(200, operation.result)
-    return Reply(204)
+def _result_reader(resource_reads):
+    """The handler of operation results; ``resource_reads`` routes the GET of a resource a PUT or PATCH wrote."""
+    def result(lab, request):
+        operation = lab.operations.get(request.params["operation"])
+        if operation.status == "InProgress":
+            return Reply(202, None, {LOCATION: request.url(request.path)} | poll_headers(lab, operation.kind))
+        if operation.status == "Failed":
+            return Reply(operation.params.get("error_status", 500), {"error": operation.error})
+        if operation.result is not None:
+            return Reply(200, operation.result)
+        if operation.kind in RESOURCE_WRITES:
+            handler, params = resource_reads.match("GET", operation.resource_id)
+            return handler(lab, dataclasses.replace(request, method="GET", path=operation.resource_id, params=params, body={}))
+        return Reply(204)
+    return result
 
 
-ROUTES = [
-    Route("GET", SUBSCRIPTION_OPERATIONS + "/operations/{operation}", _status),
-    Route("GET", SUBSCRIPTION_OPERATIONS + "/operationResults/{operation}", _result),
-    Route("GET", "/subscriptions/{subscription}/operationresults/{operation}", _result),
-]
+def routes(resource_reads):
+    """The operation status and result routes; ``resource_reads``: a router of the providers' resource GETs."""
+    result = _result_reader(resource_reads)
+    return [
+        Route("GET", SUBSCRIPTION_OPERATIONS + "/operations/{operation}", _status),
+        Route("GET", SUBSCRIPTION_OPERATIONS + "/operationResults/{operation}", result),
+        Route("GET", "/subscriptions/{subscription}/operationresults/{operation}", result),
+    ]

@@ -1,4 +1,4 @@
-"""Routes of Microsoft.Compute virtual machine scale sets and their VMs."""
+"""Routes of Microsoft.Compute virtual machine scale sets, their VMs, and standalone virtual machines."""
 
 from ..arm import Reply, Route, page
 from ..models import vmss
@@ -7,6 +7,8 @@ from .operations import ASYNC_OPERATION, accepted
 SCALE_SETS = "/subscriptions/{subscription}/resourceGroups/{group}/providers/Microsoft.Compute/virtualMachineScaleSets"
 SCALE_SET = SCALE_SETS + "/{name}"
 VM = SCALE_SET + "/virtualMachines/{instance}"
+STANDALONE_VMS = "/providers/Microsoft.Compute/virtualMachines"
+GROUP_STANDALONE_VMS = "/subscriptions/{subscription}/resourceGroups/{group}" + STANDALONE_VMS
 
 
 def _expand(request):
@@ -49,7 +51,14 @@ def _scale_set_action(action):
     return handler
 
 
+def _list_standalone_vms(lab, request):
+    return page([vm.body for vm in vmss.list_standalone_vms(lab, request.params["subscription"], request.params.get("group"))])
+
+
 ROUTES = [
+    Route("GET", "/subscriptions/{subscription}" + STANDALONE_VMS, _list_standalone_vms),
+    Route("GET", GROUP_STANDALONE_VMS, _list_standalone_vms),
+    Route("GET", GROUP_STANDALONE_VMS + "/{name}", lambda lab, request: Reply(200, vmss.get_standalone_vm(lab, *request.names).body)),
     Route("GET", SCALE_SETS, _list_scale_sets),
     Route("GET", SCALE_SET, lambda lab, request: Reply(200, vmss.get_scale_set(lab, *request.names).body)),
     Route("GET", SCALE_SET + "/virtualMachines", _list_vms),

@@ -44,7 +44,8 @@ def test_async_operation_path_and_provisioning_states(lab, subscription, group):
         time.sleep(0.7)
         assert lab.arm("GET", poll, params={}).json()["status"] == "Succeeded"
         assert lab.arm("GET", path).json()["properties"]["provisioningState"] == "Succeeded"
-        assert lab.arm("GET", result, params={}).status_code == 204
+        finished = lab.arm("GET", result, params={})
+        assert finished.status_code == 200 and finished.json()["name"] == "slow"
     finally:
         lab.admin("PUT", "profile", json={"name": "fast", "overrides": {}})
 
