@@ -8,13 +8,15 @@ Mirrored behaviour (azuredisk-csi-driver v1.34, controller side):
   its source's zone, ZRS disks are accessible from every zone;
 - publish = attach to the node's scale-set VM at the lowest free LUN (publish context ``LUN``),
   idempotent on the same node; unpublish = detach, a no-op when already detached or when the VM is gone;
+- a disk (maxShares 1) attached to another node is detached there first and then attached (the
+  driver's answer to its DanglingAttachError); a failed detach is INTERNAL "Could not detach volume
+  ... from node ...", a second refusal of the attach INTERNAL "Attach volume ... failed with ...";
 - expand = disk PATCH, a no-op when already big enough, always asking for node expansion;
 - snapshots are incremental by default, in the source disk's resource group unless the class names
   one; DeleteVolume / DeleteSnapshot succeed for ids that are not ARM ids; listing pages use index tokens;
 - one operation per volume at a time (ABORTED for a second one, as the driver's volume locks).
 
-Unlike the driver, a disk attached to another node is refused with FAILED_PRECONDITION (the driver
-detaches it first), the attach limit answers RESOURCE_EXHAUSTED and deleting an attached disk
+Unlike the driver, the attach limit answers RESOURCE_EXHAUSTED and deleting an attached disk
 FAILED_PRECONDITION, as the CSI spec lists them. Every call is logged to stderr with its key fields and result code.
 """
 
@@ -164,6 +166,14 @@ def timestamp(value):
     elif value:
         stamp.FromJsonString(re.sub(r"(\.\d{1,9})\d*", r"\1", value).replace("+00:00", "Z"))
     return stamp
+
+
+class AttachedElsewhere(Exception):
+    """The disk is attached to another VM and cannot be shared (the driver's DanglingAttachError): detach it there first."""
+
+    def __init__(self, vm_id, message):
+        super().__init__(message)
+        self.vm_id = vm_id
 
 
 class OperationLocks:
@@ -320,6 +330,22 @@ class ControllerServicer(CSI_GRPC.ControllerServicer):
         group = self.config.resource_group or ref[0]
         if vm_ref is None:
             raise not_found(f"failed to get azure instance id for node {request.node_id!r}: not an AKS scale-set node name")
+        try:
+            lun = self._publish(request, ref, group, vm_ref, caching)
+        except AttachedElsewhere as dangling:
+            holder = nodes.node_of_vm(dangling.vm_id)
+            LOG.warning("volume %s is already attached to node %s, try detach first", request.volume_id, holder)
+            self._force_detach(request.volume_id, dangling.vm_id, holder)
+            LOG.info("Trying to attach volume %s to node %s again", request.volume_id, request.node_id)
+            try:
+                lun = self._publish(request, ref, group, vm_ref, caching)
+            except AttachedElsewhere as again:
+                raise CsiError(grpc.StatusCode.INTERNAL, f"Attach volume {request.volume_id} to instance {request.node_id} failed with "
+                                                         f"{again}") from again
+        return CSI.ControllerPublishVolumeResponse(publish_context={"LUN": str(lun)})
+
+    def _publish(self, request, ref, group, vm_ref, caching):
+        """Attach the disk to the node's VM (under that VM's lock) unless it is there already; returns its LUN."""
         with self.azure.vm_lock(group, *vm_ref):
             vm = self.azure.get_vm(group, *vm_ref)
             if vm is None:
@@ -328,15 +354,29 @@ class ControllerServicer(CSI_GRPC.ControllerServicer):
             if lun is None:
                 vm = self._attach(request, ref, vm, caching)
                 lun = self._lun(vm, request.volume_id)
-        return CSI.ControllerPublishVolumeResponse(publish_context={"LUN": str(lun)})
+        return lun
+
+    def _force_detach(self, volume_id, vm_id, node):
+        """Detach the disk from the VM that holds it, as the driver does before attaching it elsewhere; INTERNAL when that fails."""
+        found = nodes.VM_ID.search(vm_id)
+        if found is None:
+            raise CsiError(grpc.StatusCode.INTERNAL, f"Could not detach volume {volume_id} from node {node}: {vm_id} is not a scale-set VM")
+        try:
+            self._detach(volume_id, vm_id.split("/")[4], (found["vmss"], found["instance"]), node)
+        except CsiError as error:
+            raise CsiError(grpc.StatusCode.INTERNAL, f"Could not detach volume {volume_id} from node {node}: {error.message}") from error
 
     @staticmethod
     def _data_disks(vm):
         return list(vm["properties"].get("storageProfile", {}).get("dataDisks") or [])
 
+    @staticmethod
+    def _is_volume(entry, volume_id):
+        return entry.get("managedDisk", {}).get("id", "").lower() == volume_id.lower()
+
     def _lun(self, vm, volume_id):
         for entry in self._data_disks(vm):
-            if entry.get("managedDisk", {}).get("id", "").lower() == volume_id.lower() and not entry.get("toBeDetached"):
+            if self._is_volume(entry, volume_id) and not entry.get("toBeDetached"):
                 return entry["lun"]
         return None
 
@@ -347,14 +387,28 @@ class ControllerServicer(CSI_GRPC.ControllerServicer):
         holders = disk.get("managedByExtended") or ([disk["managedBy"]] if disk.get("managedBy") else [])
         others = [holder for holder in holders if holder.lower() != vm["id"].lower()]
         if others and disk["properties"].get("maxShares", 1) <= 1:
-            raise CsiError(grpc.StatusCode.FAILED_PRECONDITION, f"volume {request.volume_id} is attached to node {nodes.node_of_vm(others[0])}, "
-                                                                f"it cannot be attached to node {request.node_id} before it is detached there")
+            raise AttachedElsewhere(others[0], f"disk({disk['id']}) already attached to node({others[0]}), "
+                                               f"could not be attached to node({request.node_id})")
         data_disks = self._data_disks(vm)
         free = sorted(set(range(MAX_LUNS)) - {entry["lun"] for entry in data_disks})
         if not free:
             raise CsiError(grpc.StatusCode.RESOURCE_EXHAUSTED, f"no free LUN on node {request.node_id}")
         entry = {"lun": free[0], "name": disk["name"], "createOption": "Attach", "caching": caching, "managedDisk": {"id": disk["id"]}}
         return self.azure.set_data_disks(f"Attach volume {request.volume_id} to instance {request.node_id}", vm, data_disks + [entry], attach=True)
+
+    def _detach(self, volume_id, group, vm_ref, node):
+        """Detach the disk from the node's VM (under that VM's lock), also when an earlier detach of it failed half-way.
+
+        Returns False when the disk is not on the VM or the VM is gone (nothing to do).
+        """
+        with self.azure.vm_lock(group, *vm_ref):
+            vm = self.azure.get_vm(group, *vm_ref)
+            data_disks = self._data_disks(vm) if vm else []
+            if not any(self._is_volume(entry, volume_id) for entry in data_disks):
+                return False
+            data_disks = [dict(entry, toBeDetached=True) if self._is_volume(entry, volume_id) else entry for entry in data_disks]
+            self.azure.set_data_disks(f"Detach volume {volume_id} from node {node}", vm, data_disks)
+        return True
 
     @rpc("volume_id", "node_id")
     def ControllerUnpublishVolume(self, request, context):
@@ -364,15 +418,8 @@ class ControllerServicer(CSI_GRPC.ControllerServicer):
             LOG.warning("ControllerUnpublishVolume: %r on %r names no managed disk on a scale-set VM; nothing to detach",
                         request.volume_id, request.node_id)
             return CSI.ControllerUnpublishVolumeResponse()
-        group = self.config.resource_group or ref[0]
-        with self.azure.vm_lock(group, *vm_ref):
-            vm = self.azure.get_vm(group, *vm_ref)
-            if vm is None or self._lun(vm, request.volume_id) is None:
-                LOG.info("ControllerUnpublishVolume: volume %s is not attached to node %s", request.volume_id, request.node_id)
-                return CSI.ControllerUnpublishVolumeResponse()
-            data_disks = [dict(entry, toBeDetached=True) if entry.get("managedDisk", {}).get("id", "").lower() == request.volume_id.lower()
-                          else entry for entry in self._data_disks(vm)]
-            self.azure.set_data_disks(f"Detach volume {request.volume_id} from node {request.node_id}", vm, data_disks)
+        if not self._detach(request.volume_id, self.config.resource_group or ref[0], vm_ref, request.node_id):
+            LOG.info("ControllerUnpublishVolume: volume %s is not attached to node %s", request.volume_id, request.node_id)
         return CSI.ControllerUnpublishVolumeResponse()
 
     @rpc("volume_id")
