@@ -24,7 +24,8 @@ and the ``env`` file ``up`` wrote there; nothing else needs exporting.
                               add a fault rule (429, 500, 503, reset, lro-fail, lro-hang) / remove them all
   config [JSON]               the runtime settings (onlineResize, principalReplicationDelaySeconds, ...), changed first
   profile [fast|realistic]    the latency profile, switched first
-  principal NAME              add a service principal to the directory; prints its objectId
+  principal NAME [--role ROLE]... [--scope SCOPE] [--secret]
+                              add a service principal with built-in roles; prints its objectId (--secret: its sign-in)
   operations [--since EPOCH]  the long-running operations that ended, as JSON
   latency EPOCH... [--record FILE]
                               for each module return time, the seconds since the last operation ended before it
