@@ -3,7 +3,7 @@
 import os
 import time
 
-from . import profiles
+from . import imds, profiles
 from .arm import new_guid
 from .diskfiles import DiskFiles
 from .identity import SIGNING_KEY, Identity, new_secret
@@ -88,7 +88,7 @@ class Emulator:
         """Forget all resources, operations and principals (credentials, profile and settings stay)."""
         for name in os.listdir(self.disks.folder):
             os.remove(os.path.join(self.disks.folder, name))
-        kept = ["credentials", "profile", SIGNING_KEY] + [f"config.{key}" for key in DEFAULT_CONFIG]
+        kept = ["credentials", "profile", SIGNING_KEY, imds.PORT_SETTING] + [f"config.{key}" for key in DEFAULT_CONFIG]
         self.store.wipe(kept)
         self.seed()
 

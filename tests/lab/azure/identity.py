@@ -182,8 +182,7 @@ class Identity:
         scope = form.get("scope") or form.get("resource")
         if not scope:
             raise AadError(400, "invalid_request", 900144, "The request body must contain the following parameter: 'scope'.")
-        audience = _audience(scope.split()[0])
-        if audience not in self.audiences():
+        if not self.accepts(scope.split()[0]):
             raise AadError(400, "invalid_scope", 70011, f"The provided value for the input parameter 'scope' is not valid. The scope {scope} is not valid.")
         client_id = form.get("client_id", "")
         principal = self.emulator.store.principal_by_app(client_id)
@@ -196,13 +195,22 @@ class Identity:
             raise AadError(401, "invalid_client", 7000215,
                            f"Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, "
                            f"not the client secret ID, for a secret added to app '{client_id}'.")
+        claims = self.issue(scope.split()[0], client_id, principal.object_id)
+        lifetime = claims["exp"] - claims["iat"]
+        return {"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime, "access_token": claims["token"]}
+
+    def issue(self, resource, app_id, object_id, **extra_claims):
+        """Sign an app-only token of a principal for ``resource`` (a scope or resource URL); returns its claims and ``token``."""
         lifetime = int(self.emulator.config("tokenLifetimeSeconds"))
         now = int(time.time())
-        claims = {"aud": scope.split()[0].replace("/.default", "").rstrip("/") + "/", "iss": f"https://sts.windows.net/{self.tenant}/",
-                  "iat": now, "nbf": now, "exp": now + lifetime, "appid": client_id, "oid": principal.object_id,
-                  "sub": principal.object_id, "tid": self.tenant, "idtyp": "app", "ver": "1.0"}
-        token = jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": "lab"})
-        return {"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime, "access_token": token}
+        claims = {"aud": resource.replace("/.default", "").rstrip("/") + "/", "iss": f"https://sts.windows.net/{self.tenant}/",
+                  "iat": now, "nbf": now, "exp": now + lifetime, "appid": app_id, "oid": object_id,
+                  "sub": object_id, "tid": self.tenant, "idtyp": "app", "ver": "1.0", **extra_claims}
+        return dict(claims, token=jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": "lab"}))
+
+    def accepts(self, resource):
+        """Whether ARM accepts tokens for ``resource`` (a scope or resource URL)."""
+        return _audience(resource) in self.audiences()
 
     def _check_tenant(self, tenant):
         if tenant.lower() not in (self.tenant.lower(), "organizations", "common"):

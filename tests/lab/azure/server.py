@@ -1,4 +1,4 @@
-"""The HTTP layer: a Starlette app (identity, metadata, admin, ARM) served by uvicorn over TLS on 127.0.0.1."""
+"""The HTTP layer: a Starlette app (identity, metadata, admin, ARM) served by uvicorn over TLS on 127.0.0.1, and IMDS on plain http."""
 
 import asyncio
 import contextlib
@@ -17,7 +17,7 @@ from starlette.routing import Route
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from .. import pki
-from . import admin
+from . import admin, imds
 from .arm import ArmError, ArmRequest, Reply, Router, dumps
 from .emulator import Emulator
 from .faults import Faults, LabMiddleware, RequestLog
@@ -180,6 +180,14 @@ class LabH11Protocol(H11Protocol):
             self.transport.abort()
 
 
+class SecondServer(uvicorn.Server):
+    """A server beside the main one in the same process: the main server handles the stop signals, this one is stopped after it."""
+
+    @contextlib.contextmanager
+    def capture_signals(self):
+        yield
+
+
 def certificates(state_dir):
     """The lab CA and the server certificate (``ca.pem``, ``server.pem``, ``server-key.pem``); returns their paths.
 
@@ -196,28 +204,41 @@ def certificates(state_dir):
     return paths
 
 
-def describe(lab, port, ca_path):
+def describe(lab, port, ca_path, imds_port):
     """What ``azure.json`` tells clients."""
     credentials = lab.credentials
     return {
         "url": lab.base_url, "port": port, "ca": ca_path, "tenant": credentials["tenant_id"],
         "client_id": credentials["client_id"], "client_secret": credentials["client_secret"],
         "subscription_id": credentials["subscription_id"], "authority": lab.base_url,
-        "admin_url": f"{lab.base_url}/_lab", "pid": os.getpid(),
+        "admin_url": f"{lab.base_url}/_lab", "imds_url": f"http://127.0.0.1:{imds_port}", "imds_port": imds_port, "pid": os.getpid(),
     }
+
+
+def _listen(port):
+    # proto IPPROTO_TCP: asyncio sets TCP_NODELAY only on sockets that say so (else Nagle adds ~40 ms per answer).
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", port))
+    return listener
 
 
 async def serve(state_dir, port=0, profile=None):
     """Run the emulator until stopped; ``azure.json`` appears in ``state_dir`` once it listens."""
     os.makedirs(state_dir, exist_ok=True)
     ca_path, cert_path, key_path = certificates(state_dir)
-    # proto IPPROTO_TCP: asyncio sets TCP_NODELAY only on sockets that say so (else Nagle adds ~40 ms per answer).
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", port))
+    listener = _listen(port)
     port = listener.getsockname()[1]
     lab = Emulator(state_dir, profile)
     lab.base_url = f"https://127.0.0.1:{port}"
+    # IMDS keeps its port across restarts, as the link-local address never changes for a VM's clients.
+    imds_listener = _listen(lab.store.setting(imds.PORT_SETTING, 0))
+    imds_port = imds_listener.getsockname()[1]
+    with lab.store.transaction():
+        lab.store.set_setting(imds.PORT_SETTING, imds_port)
+    imds_server = SecondServer(uvicorn.Config(imds.build_app(lab), log_level="warning", access_log=False, lifespan="off",
+                                              timeout_graceful_shutdown=5))
+    imds_task = asyncio.create_task(imds_server.serve(sockets=[imds_listener]))
     config = uvicorn.Config(build_app(lab), ssl_certfile=cert_path, ssl_keyfile=key_path, http=LabH11Protocol,
                             log_level="warning", access_log=False, lifespan="on", timeout_keep_alive=30,
                             timeout_graceful_shutdown=5)
@@ -226,12 +247,16 @@ async def serve(state_dir, port=0, profile=None):
     with contextlib.suppress(FileNotFoundError):
         os.remove(info_path)
     task = asyncio.create_task(server.serve(sockets=[listener]))
-    while not server.started and not task.done():
+    while not (server.started and imds_server.started) and not task.done() and not imds_task.done():
         await asyncio.sleep(0.02)
-    if server.started:
+    if server.started and imds_server.started:
         temporary = info_path + ".tmp"
         with open(temporary, "w", encoding="utf-8") as handle:
-            json.dump(describe(lab, port, ca_path), handle, indent=2)
+            json.dump(describe(lab, port, ca_path, imds_port), handle, indent=2)
         os.replace(temporary, info_path)
-    await task
+    try:
+        await task
+    finally:
+        imds_server.should_exit = True
+        await imds_task
     lab.store.close()

@@ -377,6 +377,11 @@ def backed_cluster(lab):
     """
     if not lab.config("kubeconfig"):
         return None
+    return oldest_cluster(lab)
+
+
+def oldest_cluster(lab):
+    """The first cluster created that still exists, or None: the lab's machine stands for its nodes (their IMDS, their kubelet)."""
     clusters = lab.store.of_type(CLUSTER_TYPE)
     return clusters[0] if clusters else None
 
@@ -392,7 +397,8 @@ def kube_view(lab):
         return {"cluster": None, "instances": []}
     parts = cluster.id.split("/")
     view = {"id": cluster.id, "name": cluster.body["name"], "location": cluster.body["location"], "subscription": parts[2],
-            "nodeResourceGroup": cluster.properties["nodeResourceGroup"], "provisioningState": cluster.properties["provisioningState"]}
+            "nodeResourceGroup": cluster.properties["nodeResourceGroup"], "provisioningState": cluster.properties["provisioningState"],
+            "kubeletIdentityClientId": cluster.properties["identityProfile"]["kubeletidentity"]["clientId"]}
     instances = []
     if cluster.properties["provisioningState"] != "Creating":
         for pool in lab.store.children(cluster.id, POOL_TYPE):
