@@ -8,6 +8,7 @@ from azure.core.exceptions import HttpResponseError
 from azure.identity import ClientSecretCredential
 from azure.mgmt.authorization import AuthorizationManagementClient
 from azure.mgmt.compute import ComputeManagementClient
+from azure.mgmt.containerservice import ContainerServiceClient
 from azure.mgmt.resource.resources import ResourceManagementClient
 
 from ..models import rbac
@@ -191,6 +192,20 @@ def test_subscription_reads_need_an_assignment_in_it(lab, subscription, group):
     refused = lab.arm("GET", f"/subscriptions/{subscription}", token=nobody.token())
     assert refused.status_code == 403 and refused.json()["error"]["message"] == nobody.denial(
         "Microsoft.Resources/subscriptions/read", f"/subscriptions/{subscription}")
+
+
+def test_aks_cluster_user_role_lists_user_but_not_admin_credentials(lab, aks, subscription, group):
+    aks.managed_clusters.begin_create_or_update(group, "creds", {
+        "location": "westeurope", "identity": {"type": "SystemAssigned"}, "properties": {"dnsPrefix": "creds", "agentPoolProfiles": [
+            {"name": "nodepool1", "count": 1, "vmSize": "Standard_D2s_v5", "mode": "System"}]}}).result()
+    cluster = f"{_group_scope(subscription, group)}/providers/Microsoft.ContainerService/managedClusters/creds"
+    user = Caller(lab, ("Azure Kubernetes Service Cluster User Role", cluster))
+    clusters = user.client(ContainerServiceClient).managed_clusters
+    assert clusters.get(group, "creds").name == "creds"
+    assert clusters.list_cluster_user_credentials(group, "creds").kubeconfigs
+    with pytest.raises(HttpResponseError) as caught:
+        clusters.list_cluster_admin_credentials(group, "creds")
+    _denied(caught, user, "Microsoft.ContainerService/managedClusters/listClusterAdminCredential/action", cluster)
 
 
 def test_lab_principal_is_owner_of_the_subscription(lab, authorization, subscription):
