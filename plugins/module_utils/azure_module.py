@@ -8,7 +8,8 @@ credentials out of every result. Everything the module waits for is bounded by o
 ``timeout`` seconds: azure-core's retries of each request (``DeadlineRetryPolicy``), long-running operations
 (the SDK paces its polls by ``Retry-After``), ``retry`` of an Azure answer that needs time to go away and
 ``poll_until`` of a state to reach. Azure errors are reported with their ARM code, message and request id,
-and ``--diff`` output is built without secrets.
+and ``--diff`` output is built without secrets. ``create`` makes a resource without rewriting one that a run beside
+this one made meanwhile.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -73,6 +74,8 @@ LOCATIONS_API_VERSION = "2022-12-01"
 # 409 codes of a write refused while another operation runs on the resource (AKS says OperationNotAllowed "... in
 # progress ...").
 IN_PROGRESS_CODES = frozenset(["AnotherOperationInProgress", "OperationPreempted"])
+# Codes of a create refused because what it asks for exists already under another name.
+EXISTS_CODES = frozenset(["RoleAssignmentExists"])
 
 # name -> (python module, class, PyPI package, takes a subscription id)
 CLIENTS = {
@@ -106,6 +109,27 @@ def operation_in_progress(exc):
         return False
     code = error_code(exc) or ""
     return code in IN_PROGRESS_CODES or (code == "OperationNotAllowed" and "in progress" in str(exc).lower())
+
+
+def made_meanwhile(exc):
+    """Whether Azure refused a create because someone else made the resource since it was read as absent.
+
+    Their operation still runs on it (409 in progress), the same thing exists under another name (``EXISTS_CODES``), or
+    it exists with creation properties other than ours (Compute: 400 ``BadRequest`` "Changing property '...' is not
+    allowed for existing disk ...").
+    """
+    if operation_in_progress(exc):
+        return True
+    code = error_code(exc) or ""
+    if code in EXISTS_CODES:
+        return True
+    message = (error_details(exc).get("message") or "").lower()
+    return code in ("BadRequest", "PropertyChangeNotAllowed") and "changing property" in message
+
+
+def _status_and_result(pipeline_response, deserialized, headers):  # pylint: disable=unused-argument
+    """``cls`` of a synchronous SDK call: its HTTP status beside its result."""
+    return pipeline_response.http_response.status_code, deserialized
 
 
 def provisioning_state(resource):
@@ -401,6 +425,59 @@ class AzureModule(object):
         except AzureError as exc:
             self.fail_json_azure(exc, "%s (request)" % what)
         return self.wait(poller, what)
+
+    def create(self, what, read, func, *args, **kwargs):
+        """Create a resource that was read as absent; returns ``(resource, True)``, or ``(what is there, False)``.
+
+        A run beside this one may create the same name since the first read. So ``read()`` (None when absent) is made
+        once more just before the write (a resource found Failed there is replaced by the create, as a rerun does),
+        and a create that Azure refuses because the resource was made meanwhile (``made_meanwhile``) is not repeated:
+        either way the resource is read once it has settled (``current``, within the deadline) and handed back for the
+        module to compare with what it asks for (and to say so with ``found_existing``); this run's only write is the
+        refused request. ``func`` starts a long-running operation (a poller, waited for) or is a synchronous call.
+        """
+        reading = "%s: reading it again" % what
+        found = self.current(reading, read)
+        if found is not None and (provisioning_state(found) or "").lower() != "failed":  # a failed one, the create replaces
+            return found, False
+        try:
+            outcome = func(*args, **kwargs)
+        except AzureError as exc:
+            if not made_meanwhile(exc):
+                self.fail_json_azure(exc, "%s (request)" % what)
+            found = self.current(reading, read)
+            if found is None:
+                self.fail_json_azure(exc, "%s (request; refused, yet nothing of the name is there)" % what)
+            return found, False
+        if callable(getattr(outcome, "done", None)):
+            return self.wait(outcome, what), True
+        return outcome, True
+
+    def create_synchronous(self, what, read, func, *args, **kwargs):
+        """``create`` for a synchronous SDK call. Azure has no conditional create for these (resource groups, role
+        assignments): a PUT answered 200 rather than 201 Created landed on the resource made meanwhile, with the same
+        body, and counts as found too."""
+        kwargs["cls"] = _status_and_result
+        made, created = self.create(what, read, func, *args, **kwargs)
+        if not created:
+            return made, False
+        status, result = made
+        return result, status == 201
+
+    def found_existing(self, result, what):
+        """Say in ``result`` that ``what`` was made meanwhile by another run, and this run did not create it again."""
+        result["found_existing"] = True
+        self.warn("%s was created meanwhile by another run; this run found it and compared it with what was asked "
+                  "instead of creating it again" % what)
+
+    def fail_existing(self, result, what, problem, **details):
+        """Fail because the existing ``what`` differs from what was asked in ``problem``, which cannot change.
+
+        The message says whether it was there already or made meanwhile by another run (``found_existing``).
+        """
+        if result.get("found_existing"):
+            self.fail_json(msg="%s was made meanwhile by another run %s" % (what, problem), found_existing=True, **details)
+        self.fail_json(msg="%s already exists %s" % (what, problem), **details)
 
     def wait(self, poller, what):
         """Wait for ``poller`` until done or until the module's ``timeout`` runs out.

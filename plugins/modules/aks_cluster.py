@@ -326,10 +326,19 @@ operations:
   type: list
   elements: str
   sample: ["create cluster aks-stateful"]
+found_existing:
+  description:
+    - True when another run created the cluster between this run's first read and its create (at the last read before the
+      write, or because Azure refused the create for it); this run then compared it with what was asked instead of
+      creating it again, and a warning says so. C(changed) is false unless it differed in something that can be updated.
+  returned: when another run created it meanwhile
+  type: bool
+  sample: true
 """
 
 import copy
 import re
+from functools import partial
 
 from ansible_collections.kubedisk.aks.plugins.module_utils.aks_facts import (
     KUBECONFIG_FILE_SPEC, cluster_facts, fetch_kubeconfig, write_private_file)
@@ -760,6 +769,30 @@ def apply(module, client, ops):
     return to_rest(result)
 
 
+def create(module, client, ops, result):
+    """Create the cluster (the one operation planned for an absent one); returns it as a REST dict.
+
+    When another run made it meanwhile, plans again against what is there: nothing when it is as asked, the updates
+    when it differs in what can change; fails when it differs in what cannot.
+    """
+    rg, name = module.params["resource_group"], module.params["name"]
+    _kind, _target, payload, what = ops[0]
+    made, created = module.create(what, partial(client.managed_clusters.get, rg, name), client.managed_clusters.begin_create_or_update,
+                                  rg, name, payload)
+    if created:
+        return to_rest(made)
+    module.found_existing(result, "cluster %s" % name)
+    found = to_rest(made)
+    try:
+        again, _predicted = plan(module.params, found)
+    except Invalid as exc:
+        module.fail_json(msg="cluster %s was made meanwhile by another run and differs from what was asked: %s" % (name, exc), cluster=cluster_facts(found),
+                         found_existing=True)
+    result["operations"] = [op[3] for op in again]
+    result["changed"] = bool(again)
+    return apply(module, client, again) if again else found
+
+
 def main():
     module = AzureModule(ARGUMENT_SPEC, default_timeout=3600)
     params = module.params
@@ -790,7 +823,7 @@ def main():
         if current is None:
             module.check_location(params["location"], sorted(set(z for pool in params["node_pools"] or [] for z in pool["zones"] or [])))
         if ops and not module.check_mode:
-            after = cluster_facts(apply(module, client, ops))
+            after = cluster_facts(create(module, client, ops, result) if current is None else apply(module, client, ops))
         else:
             after = cluster_facts(predicted) if ops else before
         if params["kubeconfig"]:

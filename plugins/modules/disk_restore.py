@@ -182,7 +182,17 @@ pvc:
   description: The PersistentVolumeClaim (with O(pvc)).
   returned: when O(pvc) is set
   type: dict
+found_existing:
+  description:
+    - True when another run created the disk between this run's first read and its create (at the last read before the
+      write, or because Azure refused the create for it); this run then compared it with what was asked instead of
+      creating it again, and a warning says so. C(changed) is false unless it differed in something that can be updated.
+  returned: when another run created it meanwhile
+  type: bool
+  sample: true
 """
+
+from functools import partial
 
 from ansible_collections.kubedisk.aks.plugins.module_utils.azure_diff import norm_zones, same_text
 from ansible_collections.kubedisk.aks.plugins.module_utils.azure_ids import (
@@ -285,8 +295,8 @@ def desired_disk(module, kind, source):
     return body
 
 
-def compare_existing(module, current, body):
-    """Update payload for an existing disk (None when nothing changes); fails on what cannot change."""
+def compare_existing(module, current, body, result):
+    """Update payload for an existing disk (None when nothing changes); fails on what cannot change, rewriting nothing."""
     p = module.params
     props = current.get("properties") or {}
     source = (props.get("creationData") or {}).get("sourceResourceId")
@@ -302,7 +312,7 @@ def compare_existing(module, current, body):
     if p["size_gb"] is not None and props.get("diskSizeGB") and p["size_gb"] < props["diskSizeGB"]:
         problems.append("it has %d GiB; size_gb %d would shrink it, which Azure does not allow" % (props["diskSizeGB"], p["size_gb"]))
     if problems:
-        module.fail_json(msg="disk %s exists but %s" % (p["name"], "; ".join(problems)), disk=disk_facts(current))
+        module.fail_existing(result, "disk %s" % p["name"], "but %s; it was not rewritten" % "; ".join(problems), disk=disk_facts(current))
     update = {}
     if p["size_gb"] is not None and p["size_gb"] > (props.get("diskSizeGB") or 0):
         update.setdefault("properties", {})["diskSizeGB"] = p["size_gb"]
@@ -318,6 +328,20 @@ def compare_existing(module, current, body):
         module.fail_json(msg="disk %s is %s; its size or sku changes only while unattached (detach it first)"
                              % (p["name"], props.get("diskState")))
     return update or None
+
+
+def converge_existing(module, compute, current, body, result):
+    """The existing disk ``current`` updated to what is asked (size, sku, tags), as a REST dict; fails on what cannot change."""
+    update = compare_existing(module, current, body, result)
+    if not update:
+        return current
+    result["changed"] = True
+    merged = dict(current, **dict((k, v) for k, v in update.items() if k != "properties"))
+    merged["properties"] = dict(current.get("properties") or {}, **(update.get("properties") or {}))
+    if module.check_mode:
+        return merged
+    return to_rest(module.begin("updating disk %s" % current["name"], compute.disks.begin_update,
+                                module.params["resource_group"], current["name"], update))
 
 
 class Taken(Exception):
@@ -435,23 +459,20 @@ def main():
     if current and same_text((current.get("properties") or {}).get("provisioningState"), "Failed"):
         current = None  # a failed creation: the same PUT again replaces it
     if current:
-        update = compare_existing(module, current, body)
-        after = current
-        if update:
-            result["changed"] = True
-            merged = dict(current, **dict((k, v) for k, v in update.items() if k != "properties"))
-            merged["properties"] = dict(current.get("properties") or {}, **(update.get("properties") or {}))
-            after = merged
-            if not module.check_mode:
-                after = to_rest(module.begin("updating disk %s" % name, compute.disks.begin_update, rg, name, update))
+        after = converge_existing(module, compute, current, body, result)
     else:
         result["changed"] = True
         module.check_location(body["location"], body.get("zones"))
         after = dict(body, name=name, id=resource_id(subscription=module.subscription_id, resource_group=rg,
                                                      namespace="Microsoft.Compute", type="disks", name=name))
         if not module.check_mode:
-            after = to_rest(module.begin("creating disk %s from %s %s" % (name, kind, source.get("name")),
-                                         compute.disks.begin_create_or_update, rg, name, body))
+            made, created = module.create("creating disk %s from %s %s" % (name, kind, source.get("name")),
+                                          partial(compute.disks.get, rg, name), compute.disks.begin_create_or_update, rg, name, body)
+            after = to_rest(made)
+            if not created:
+                result["changed"] = False
+                module.found_existing(result, "disk %s" % name)
+                after = converge_existing(module, compute, after, body, result)
     result["disk"] = disk_facts(after)
     if p["pv"]:
         changed, extra = kubernetes_objects(module, after)

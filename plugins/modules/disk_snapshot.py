@@ -166,7 +166,17 @@ source_disk_id:
   description: Resource id of the source disk (resolved from the PVC with O(source_pvc)).
   returned: when O(state=present)
   type: str
+found_existing:
+  description:
+    - True when another run created the snapshot between this run's first read and its create (at the last read before the
+      write, or because Azure refused the create for it); this run then compared it with what was asked instead of
+      creating it again, and a warning says so. C(changed) is false unless it differed in something that can be updated.
+  returned: when another run created it meanwhile
+  type: bool
+  sample: true
 """
+
+from functools import partial
 
 from ansible_collections.kubedisk.aks.plugins.module_utils.azure_diff import same_text
 from ansible_collections.kubedisk.aks.plugins.module_utils.azure_ids import (
@@ -298,6 +308,31 @@ def retained(module, compute, rg, tag_value, keep_id, unlisted_new=False):
     return others[room:]
 
 
+def converge_existing(module, compute, current, disk_id, wanted_tags, result):
+    """The existing snapshot ``current`` with the tags asked for (updated when they differ), as a REST dict.
+
+    Fails, rewriting nothing, when it was taken of another disk or with another ``incremental``: neither can change.
+    """
+    p = module.params
+    name = current["name"]
+    props = current.get("properties") or {}
+    source = (props.get("creationData") or {}).get("sourceResourceId")
+    if not same_id(source, disk_id):
+        module.fail_existing(result, "snapshot %s" % name, "from another source (%s, not %s); it was not rewritten: choose "
+                             "another name" % (source, disk_id), snapshot=snapshot_facts(current))
+    if bool(props.get("incremental")) != p["incremental"]:
+        module.fail_existing(result, "snapshot %s" % name, "with incremental=%s; that cannot change: choose another name"
+                             % bool(props.get("incremental")), snapshot=snapshot_facts(current))
+    tags = tags_after(current.get("tags"), wanted_tags, p["append_tags"])
+    if tags == (current.get("tags") or {}):
+        return current
+    result["changed"] = True
+    if module.check_mode:
+        return dict(current, tags=tags)
+    return to_rest(module.begin("updating the tags of snapshot %s" % name, compute.snapshots.begin_update,
+                                p["resource_group"], name, {"tags": tags}))
+
+
 def main():
     module = AzureModule(
         ARGUMENT_SPEC,
@@ -343,24 +378,8 @@ def main():
 
     if current and same_text((current.get("properties") or {}).get("provisioningState"), "Failed"):
         current = None  # a failed creation: the same PUT again replaces it
-    if current:
-        props = current.get("properties") or {}
-        source = (props.get("creationData") or {}).get("sourceResourceId")
-        if not same_id(source, disk_id):
-            module.fail_json(msg="snapshot %s already exists from another source (%s, not %s); choose another name"
-                                 % (name, source, disk_id), snapshot=before)
-        if bool(props.get("incremental")) != p["incremental"]:
-            module.fail_json(msg="snapshot %s exists with incremental=%s; that cannot change: choose another name"
-                                 % (name, bool(props.get("incremental"))), snapshot=before)
-        tags = tags_after(current.get("tags"), wanted_tags, p["append_tags"])
-        after_rest = current
-        if tags != (current.get("tags") or {}):
-            result["changed"] = True
-            after_rest = dict(current, tags=tags)
-            if not module.check_mode:
-                after_rest = to_rest(module.begin("updating the tags of snapshot %s" % name, compute.snapshots.begin_update,
-                                                  rg, name, {"tags": tags}))
-    else:
+    creating = current is None
+    if creating:
         body = {"location": location, "tags": wanted_tags,
                 "properties": {"creationData": {"createOption": "Copy", "sourceResourceId": disk_id},
                                "incremental": p["incremental"]}}
@@ -371,8 +390,16 @@ def main():
                                                           namespace="Microsoft.Compute", type="snapshots", name=name))
         after_rest["properties"] = dict(body["properties"], diskSizeGB=(disk.get("properties") or {}).get("diskSizeGB"))
         if not module.check_mode:
-            after_rest = to_rest(module.begin("creating snapshot %s of %s" % (name, disk["name"]),
-                                              compute.snapshots.begin_create_or_update, rg, name, body))
+            made, created = module.create("creating snapshot %s of %s" % (name, disk["name"]), partial(compute.snapshots.get, rg, name),
+                                          compute.snapshots.begin_create_or_update, rg, name, body)
+            if created:
+                after_rest = to_rest(made)
+            else:
+                result["changed"] = False
+                module.found_existing(result, "snapshot %s" % name)
+                current = to_rest(made)
+    if current:
+        after_rest = converge_existing(module, compute, current, disk_id, wanted_tags, result)
     result["snapshot"] = snapshot_facts(after_rest)
 
     if copy_name:
@@ -393,7 +420,7 @@ def main():
         result["copied"] = snapshot_facts(copy)
 
     if p["retain"]:
-        doomed = retained(module, compute, rg, tag_value, after_rest.get("id"), unlisted_new=module.check_mode and not current)
+        doomed = retained(module, compute, rg, tag_value, after_rest.get("id"), unlisted_new=module.check_mode and creating)
         for item in doomed:
             result["changed"] = True
             result["deleted"].append(item["id"])

@@ -87,9 +87,18 @@ resource_group:
       description: Provisioning state reported by Azure.
       type: str
       sample: Succeeded
+found_existing:
+  description:
+    - True when another run created the resource group between this run's first read and its create (at the last read before the
+      write, or because Azure refused the create for it); this run then compared it with what was asked instead of
+      creating it again, and a warning says so. C(changed) is false unless it differed in something that can be updated.
+  returned: when another run created it meanwhile
+  type: bool
+  sample: true
 """
 
 import itertools
+from functools import partial
 
 from ansible_collections.kubedisk.aks.plugins.module_utils.azure_diff import same_text
 from ansible_collections.kubedisk.aks.plugins.module_utils.azure_ids import valid_resource_group
@@ -117,7 +126,7 @@ def validate(module):
                              "not ending in '.'" % params["name"])
 
 
-def present(module, client, current):
+def present(module, client, current, result):
     params = module.params
     name = params["name"]
     if current is None:
@@ -126,14 +135,20 @@ def present(module, client, current):
         module.check_location(params["location"])
         after = {"name": name, "location": params["location"], "tags": dict(params["tags"] or {})}
         if not module.check_mode:
-            created = module.call("creating resource group %s" % name, client.resource_groups.create_or_update, name,
-                                  {"location": params["location"], "tags": params["tags"] or {}})
-            after = facts(created)
+            made, created = module.create_synchronous("creating resource group %s" % name, partial(client.resource_groups.get, name),
+                                                      client.resource_groups.create_or_update, name,
+                                                      {"location": params["location"], "tags": params["tags"] or {}})
+            if not created:
+                module.found_existing(result, "resource group %s" % name)
+                changed, _before, after = present(module, client, made, result)
+                return changed, {}, after
+            after = facts(made)
         return True, {}, after
     before = facts(current)
     if params["location"] and not same_text(params["location"].replace(" ", ""), current.location):
-        module.fail_json(msg="resource group %s is in %s; its location cannot change to %s. Use another group name or "
-                             "delete this one first." % (name, current.location, params["location"]))
+        how = "was made meanwhile by another run" if result.get("found_existing") else "is"
+        module.fail_json(msg="resource group %s %s in %s; its location cannot change to %s. Use another group name or "
+                             "delete this one first." % (name, how, current.location, params["location"]))
     tags = tags_after(current.tags, params["tags"], params["append_tags"])
     if tags is None or tags == dict(current.tags or {}):
         return False, before, before
@@ -175,11 +190,12 @@ def main():
     client = module.client("resource")
     name = module.params["name"]
     current = module.current("reading resource group %s" % name, client.resource_groups.get, name)
+    result = {}
     if module.params["state"] == "present":
-        changed, before, after = present(module, client, current)
+        changed, before, after = present(module, client, current, result)
     else:
         changed, before, after = absent(module, client, current)
-    result = {"changed": changed, "resource_group": after}
+    result.update(changed=changed, resource_group=after)
     module.exit_with_diff(before, after, **result)
 
 

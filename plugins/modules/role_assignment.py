@@ -17,7 +17,8 @@ description:
     by id, or as the node resource group of an AKS cluster.
   - Idempotent by listing the assignments at the scope filtered by principal (no subscription-wide scan). A new
     assignment gets a deterministic name (a UUID derived from scope, principal and role), so reruns and parallel
-    runs converge; C(RoleAssignmentExists) counts as present.
+    runs converge; C(RoleAssignmentExists) counts as present: a run that finds the assignment made meanwhile by
+    another run reports it with RV(found_existing) and C(changed=false).
   - A principal that the directory does not know yet (C(PrincipalNotFound), replication delay after it was created)
     is retried with backoff within O(timeout).
   - O(state=absent) removes exactly the assignment of that role to that principal at that scope, not inherited ones.
@@ -130,6 +131,14 @@ assignment:
       description: Principal type.
       type: str
       sample: ServicePrincipal
+found_existing:
+  description:
+    - True when another run created the assignment between this run's first read and its create (at the last read before the
+      write, or because Azure refused the create for it); this run then compared it with what was asked instead of
+      creating it again, and a warning says so. C(changed) is false unless it differed in something that can be updated.
+  returned: when another run created it meanwhile
+  type: bool
+  sample: true
 """
 
 import io
@@ -273,27 +282,27 @@ def list_at_scope(module, client, scope, principal):
 def create(module, client, scope, principal, principal_type, role_id):
     """Create the assignment, retrying PrincipalNotFound (replication delay) within the timeout.
 
-    Returns (assignment, True), or (None, False) when Azure answers RoleAssignmentExists.
+    Returns (assignment, True), or (the assignment found, False) when another run made it meanwhile: Azure answers this
+    run's PUT with 409 RoleAssignmentExists (or 200 for the same name) and the assignment is read back.
     """
     name = assignment_name(scope, principal, trailing_guid(role_id))
     body = {"properties": {"roleDefinitionId": role_id, "principalId": principal}}
     if principal_type:
         body["properties"]["principalType"] = principal_type
 
-    def put():
+    def put(**kwargs):
         # raw JSON: the SDK model would otherwise send principalType "User" when none is given
-        return client.role_assignments.create(scope.lstrip("/"), name, io.BytesIO(json.dumps(body).encode("utf-8")),
-                                              content_type="application/json")
+        return module.retry(lambda: client.role_assignments.create(scope.lstrip("/"), name, io.BytesIO(json.dumps(body).encode("utf-8")),
+                                                                   content_type="application/json", **kwargs),
+                            ("PrincipalNotFound",),
+                            "principal %s was not found in the directory within timeout=%d s (a new identity can take "
+                            "minutes to replicate: raise timeout; otherwise check the object id)" % (principal, module.timeout))
 
-    try:
-        created = module.retry(put, ("PrincipalNotFound",),
-                               "principal %s was not found in the directory within timeout=%d s (a new identity can take "
-                               "minutes to replicate: raise timeout; otherwise check the object id)" % (principal, module.timeout))
-    except AzureError as exc:
-        if module.error_code(exc) == "RoleAssignmentExists":
-            return None, False
-        module.fail_json_azure(exc, "creating the role assignment %s" % name)
-    return to_rest(created), True
+    def read():
+        return next(iter(matching(list_at_scope(module, client, scope, principal), scope, principal, role_id)), None)
+
+    made, created = module.create_synchronous("creating the role assignment %s" % name, read, put)
+    return to_rest(made), created
 
 
 def main():
@@ -322,6 +331,7 @@ def main():
     existing = matching(list_at_scope(module, client, scope, principal), scope, principal, role_id)
     before = facts(existing[0], role_name) if existing else {}
     changed = False
+    result = {}
     if module.params["state"] == "present":
         after = before
         if not existing:
@@ -331,12 +341,10 @@ def main():
                      "scope": scope, "role_definition_id": role_id, "role_name": role_name, "principal_id": principal,
                      "principal_type": principal_type}
             if not module.check_mode:
-                created, changed = create(module, client, scope, principal, principal_type, role_id)
-                if created is None:  # RoleAssignmentExists: someone made it meanwhile, under another name
-                    again = matching(list_at_scope(module, client, scope, principal), scope, principal, role_id)
-                    after = facts(again[0], role_name) if again else after
-                else:
-                    after = facts(created, role_name)
+                made, changed = create(module, client, scope, principal, principal_type, role_id)
+                if not changed:
+                    module.found_existing(result, "the assignment of role %s to %s at %s" % (role_name, principal, scope))
+                after = facts(made, role_name)
     else:
         after = {}
         if existing:
@@ -345,7 +353,7 @@ def main():
                 for item in existing:
                     module.get_or_none("deleting role assignment %s" % item["name"], client.role_assignments.delete,
                                        scope.lstrip("/"), item["name"])
-    result = {"changed": changed, "assignment": after}
+    result.update(changed=changed, assignment=after)
     module.exit_with_diff(before, after, **result)
 
 

@@ -214,3 +214,50 @@ def test_begin_waits_while_another_operation_runs(make, azure_error, poller, mon
     assert module.begin("creating disk d", start) == "done" and not answers
     with pytest.raises(Failed, match="creating disk d \\(request\\): OperationNotAllowed"):
         module.begin("creating disk d", raiser(azure_error(409, "OperationNotAllowed", "the disk is attached")))
+
+
+def answers_of(*answers):
+    """A call giving ``answers`` in turn (an exception is raised); the last one again once they run out."""
+    queue = list(answers)
+
+    def call(*args, **kwargs):
+        answer = queue.pop(0) if len(queue) > 1 else queue[0]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+    return call
+
+
+@pytest.mark.parametrize("status, code, message", [
+    (409, "AnotherOperationInProgress", "Another operation (snapshot.create) is in progress on 's'."),
+    (400, "BadRequest", "Changing property 'sourceResourceId' is not allowed for existing disk 's'."),
+    (409, "RoleAssignmentExists", "The role assignment already exists."),
+])
+def test_create_refused_as_made_meanwhile_reads_instead_of_retrying(make, azure_error, monkeypatch, status, code, message):
+    module = make({"timeout": 60})
+    monkeypatch.setattr(module.deadline, "_sleep", lambda seconds: None)
+    puts = []
+
+    def put():
+        puts.append(1)
+        raise azure_error(status, code, message)
+    read = answers_of(azure_error(404, "ResourceNotFound"), Resource("Creating"), Resource("Succeeded"))
+    found, created = module.create("creating snapshot s", read, put)
+    assert (found.provisioning_state, created, len(puts)) == ("Succeeded", False, 1)
+
+
+def test_create_writes_only_when_the_last_look_finds_nothing_or_a_failed_one(make, azure_error, poller):
+    module = make({"timeout": 60})
+    puts = []
+
+    def start():
+        puts.append(1)
+        return poller(result="made")
+    assert module.create("creating d", answers_of(Resource("Succeeded")), start)[1] is False and not puts
+    assert module.create("creating d", answers_of(Resource("Failed")), start) == ("made", True)
+    assert module.create("creating d", answers_of(azure_error(404, "ResourceNotFound")), start) == ("made", True) and len(puts) == 2
+    with pytest.raises(Failed, match="creating d \\(request\\): BadRequest"):
+        module.create("creating d", answers_of(azure_error(404, "ResourceNotFound")), raiser(azure_error(400, "BadRequest", "bad size")))
+    with pytest.raises(Failed, match="refused, yet nothing of the name is there"):
+        module.create("creating d", answers_of(azure_error(404, "ResourceNotFound")),
+                      raiser(azure_error(409, "AnotherOperationInProgress", "in progress")))

@@ -8,6 +8,7 @@ import stat
 
 import pytest
 
+from ansible_collections.kubedisk.aks.plugins.module_utils import deadline
 from ansible_collections.kubedisk.aks.plugins.modules import aks_cluster
 from ansible_collections.kubedisk.aks.plugins.modules.aks_cluster import Invalid, plan, validate_params
 
@@ -207,3 +208,30 @@ def test_module_delete_waits(run_module, clients, auth, poller):
     cs.managed_clusters.begin_delete.return_value = done
     result = run_module(aks_cluster.main, dict(auth, name="c1", resource_group="rg", state="absent"))
     assert result["changed"] and done.waited and result["cluster"] == {}
+
+
+@pytest.mark.parametrize("zones, outcome", [(["2", "1", "3"], "found"), (["1"], "differs")])
+def test_module_cluster_made_meanwhile(run_module, clients, auth, azure_error, monkeypatch, zones, outcome):
+    """Another run's creation is in flight when this run's PUT arrives: no second PUT, the cluster it made is compared."""
+    monkeypatch.setattr(deadline.time, "sleep", lambda s: None)
+    cs = clients["containerservice"]
+    creating = copy.deepcopy(CURRENT)
+    creating["properties"]["provisioningState"] = "Creating"
+    answers = [azure_error(404, "ResourceNotFound"), azure_error(404, "ResourceNotFound"), Model(creating), Model(copy.deepcopy(CURRENT))]
+
+    def get(rg, name):
+        answer = answers.pop(0) if len(answers) > 1 else answers[0]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+    cs.managed_clusters.get.side_effect = get
+    cs.managed_clusters.begin_create_or_update.side_effect = azure_error(409, "OperationNotAllowed", "Operation is not allowed: "
+                                                                         "another operation (Creating) is in progress")
+    result = run_module(aks_cluster.main, dict(auth, name="c1", resource_group="rg", location="westeurope", tags={"env": "lab"},
+                                               node_pools=[{"name": "system", "mode": "System", "zones": zones}], timeout=30))
+    assert result["found_existing"] and clients.writes() == ["managed_clusters.begin_create_or_update"]
+    if outcome == "found":
+        assert not result.get("failed") and not result["changed"] and result["operations"] == []
+        assert result["cluster"]["name"] == "c1"
+    else:
+        assert result["failed"] and "cluster c1 was made meanwhile by another run and differs from what was asked" in result["msg"]

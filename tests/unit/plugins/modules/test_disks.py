@@ -98,6 +98,33 @@ def test_snapshot_name_taken_by_another_source(run_module, compute, clients, aut
     assert result["failed"] and "from another source" in result["msg"] and clients.writes() == []
 
 
+def made_meanwhile(compute, azure_error, theirs, refusal):
+    """Another run makes snapshot s1 (``theirs``) once this run read it as absent; this run's PUT gets ``refusal``."""
+    compute.snapshots.get.side_effect = [azure_error(404, "ResourceNotFound"), azure_error(404, "ResourceNotFound"),
+                                         snapshot("s1", source=theirs, prov="Creating"), snapshot("s1", source=theirs)]
+    compute.snapshots.begin_create_or_update.side_effect = refusal
+
+
+def test_snapshot_made_meanwhile_of_the_same_disk_is_reported(run_module, compute, clients, auth, azure_error, monkeypatch):
+    monkeypatch.setattr(deadline.time, "sleep", lambda s: None)
+    made_meanwhile(compute, azure_error, DISK_ID, azure_error(409, "AnotherOperationInProgress", "snapshot.create runs on s1"))
+    result = run_module(disk_snapshot.main, snap_args(auth))
+    assert not result["changed"] and result["found_existing"] and result["snapshot"]["source_resource_id"] == DISK_ID
+    assert clients.writes() == ["snapshots.begin_create_or_update"], "only the refused PUT, no retry, no tag rewrite"
+
+
+def test_snapshot_made_meanwhile_of_another_disk_fails_clearly(run_module, compute, clients, auth, azure_error, monkeypatch):
+    monkeypatch.setattr(deadline.time, "sleep", lambda s: None)
+    other = DISK_ID.replace("pvc-1", "other")
+    made_meanwhile(compute, azure_error, other, azure_error(
+        400, "BadRequest", "Changing property 'sourceResourceId' is not allowed for existing disk 's1'."))
+    result = run_module(disk_snapshot.main, snap_args(auth))
+    assert result["failed"] and result["found_existing"]
+    assert "snapshot s1 was made meanwhile by another run from another source (%s" % other in result["msg"]
+    assert result["snapshot"]["source_resource_id"] == other and result["snapshot"]["tags"]["kubedisk-aks-source"] == DISK_ID.lower()
+    assert clients.writes() == ["snapshots.begin_create_or_update"], "the refused PUT only: no source tag rewritten"
+
+
 def test_retain_deletes_the_oldest_of_this_source_only(run_module, compute, auth):
     compute.snapshots.list_by_resource_group.return_value = [
         snapshot("old1", created="2026-01-01T00:00:00Z"), snapshot("old2", created="2026-01-02T00:00:00Z"),
@@ -238,6 +265,29 @@ def test_restore_rerun_writes_nothing(run_module, restore, clients, auth):
     restore.disks.get.side_effect = lambda rg, name: existing if name == "r1" else disk()
     assert not run_module(disk_restore.main, restore_args(auth))["changed"]
     assert clients.writes() == []
+
+
+def test_restore_made_meanwhile_is_reported(run_module, restore, clients, auth, azure_error):
+    theirs = disk(zones=("2",), size=64, name="r1", source=snapshot("s1")["id"])
+    answers = [azure_error(404, "ResourceNotFound"), theirs]
+
+    def get(rg, name):
+        if name != "r1":
+            return disk()
+        answer = answers.pop(0) if len(answers) > 1 else answers[0]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+    restore.disks.get.side_effect = get
+    result = run_module(disk_restore.main, restore_args(auth))
+    assert not result["changed"] and result["found_existing"] and result["disk"]["zones"] == ["2"]
+    assert clients.writes() == [], "found at the last look before the write"
+    answers[:] = [azure_error(404, "ResourceNotFound"), azure_error(404, "ResourceNotFound"),
+                  disk(zones=("1",), size=64, name="r1", source=snapshot("s1")["id"])]
+    restore.disks.begin_create_or_update.side_effect = azure_error(409, "AnotherOperationInProgress", "disk.create runs on r1")
+    result = run_module(disk_restore.main, restore_args(auth))
+    assert result["failed"] and result["found_existing"] and "disk r1 was made meanwhile by another run but" in result["msg"]
+    assert "zone 2 cannot change" in result["msg"] and clients.writes() == ["disks.begin_create_or_update"]
 
 
 @pytest.mark.parametrize("extra, words", [

@@ -8,6 +8,8 @@ import pytest
 
 from ansible_collections.kubedisk.aks.plugins.modules import resource_group
 
+from ansible_collections.kubedisk.aks.tests.unit.plugins.modules.azure_fakes import record_warnings, sdk_answers
+
 RG_ID = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg1"
 
 
@@ -23,11 +25,40 @@ def args(auth, **extra):
 def test_create(run_module, clients, auth, azure_error):
     rc = clients["resource"].resource_groups
     rc.get.side_effect = azure_error(404, "ResourceGroupNotFound")
-    rc.create_or_update.return_value = group({"a": "1"})
+    rc.create_or_update.side_effect = sdk_answers((201, group({"a": "1"})))
     result = run_module(resource_group.main, args(auth, tags={"a": "1"}), diff=True)
-    assert result["changed"] and result["resource_group"]["tags"] == {"a": "1"}
-    rc.create_or_update.assert_called_once_with("rg1", {"location": "westeurope", "tags": {"a": "1"}})
+    assert result["changed"] and result["resource_group"]["tags"] == {"a": "1"} and "found_existing" not in result
+    rc.create_or_update.assert_called_once()
+    assert rc.create_or_update.call_args[0] == ("rg1", {"location": "westeurope", "tags": {"a": "1"}})
     assert result["diff"]["before"] == {}
+
+
+def test_group_made_meanwhile_is_reported_not_created(run_module, clients, auth, azure_error, monkeypatch):
+    """Another run made the group between the first read and the last look before the write: no write at all."""
+    warned = record_warnings(monkeypatch)
+    rc = clients["resource"].resource_groups
+    rc.get.side_effect = [azure_error(404, "ResourceGroupNotFound"), group({"a": "1"})]
+    result = run_module(resource_group.main, args(auth, tags={"a": "1"}))
+    assert not result["changed"] and result["found_existing"] and clients.writes() == []
+    assert result["resource_group"]["tags"] == {"a": "1"}
+    assert any("created meanwhile by another run" in w for w in warned)
+
+
+def test_create_answered_200_found_the_group_there(run_module, clients, auth, azure_error):
+    """Both runs read no group and both PUT: Azure answers the second 200 (not 201 Created)."""
+    rc = clients["resource"].resource_groups
+    rc.get.side_effect = azure_error(404, "ResourceGroupNotFound")
+    rc.create_or_update.side_effect = sdk_answers((200, group({"a": "1"})))
+    result = run_module(resource_group.main, args(auth, tags={"a": "1"}))
+    assert not result["changed"] and result["found_existing"] and result["resource_group"]["tags"] == {"a": "1"}
+    rc.update.assert_not_called()
+
+
+def test_group_made_meanwhile_elsewhere_fails_clearly(run_module, clients, auth, azure_error):
+    rc = clients["resource"].resource_groups
+    rc.get.side_effect = [azure_error(404, "ResourceGroupNotFound"), group(location="northeurope")]
+    result = run_module(resource_group.main, args(auth))
+    assert result["failed"] and "was made meanwhile by another run in northeurope" in result["msg"] and clients.writes() == []
 
 
 def test_rerun_makes_no_write(run_module, clients, auth):

@@ -9,6 +9,7 @@ import pytest
 
 from ansible_collections.kubedisk.aks.plugins.module_utils import deadline
 from ansible_collections.kubedisk.aks.plugins.modules import role_assignment
+from ansible_collections.kubedisk.aks.tests.unit.plugins.modules.azure_fakes import record_warnings, sdk_answers
 
 SUB = "00000000-0000-0000-0000-000000000001"
 SCOPE = "/subscriptions/%s/resourceGroups/MC_rg_c1_westeurope" % SUB
@@ -52,7 +53,7 @@ def azure(clients):
     auth_client.role_definitions.list.return_value = [role_def()]
     auth_client.role_definitions.get.return_value = role_def()
     auth_client.role_assignments.list_for_scope.return_value = []
-    auth_client.role_assignments.create.return_value = assignment(name="new")
+    auth_client.role_assignments.create.side_effect = sdk_answers((201, assignment(name="new")))
     return auth_client
 
 
@@ -65,7 +66,9 @@ def test_create_with_deterministic_name_and_service_principal_type(run_module, a
     sent = json.loads(body.getvalue()) if isinstance(body, io.BytesIO) else body
     assert sent == {"properties": {"roleDefinitionId": ROLE_ID, "principalId": PRINCIPAL, "principalType": "ServicePrincipal"}}
     azure.role_definitions.list.assert_called_once_with(SCOPE.lstrip("/"), filter="roleName eq 'Virtual Machine Contributor'")
-    azure.role_assignments.list_for_scope.assert_called_once_with(SCOPE.lstrip("/"), filter="principalId eq '%s'" % PRINCIPAL)
+    calls = azure.role_assignments.list_for_scope.call_args_list
+    assert len(calls) == 2, "the first read and the last look just before the write"
+    assert all(c == ((SCOPE.lstrip("/"),), {"filter": "principalId eq '%s'" % PRINCIPAL}) for c in calls)
 
 
 def test_explicit_principal_sends_no_principal_type(run_module, azure, auth):
@@ -87,16 +90,31 @@ def test_inherited_assignment_does_not_count(run_module, azure, auth):
     assert run_module(role_assignment.main, base(auth))["changed"]
 
 
-def test_role_assignment_exists_counts_as_present(run_module, azure, auth, azure_error):
-    azure.role_assignments.create.side_effect = azure_error(409, "RoleAssignmentExists", "exists")
+@pytest.mark.parametrize("answer", ["RoleAssignmentExists", 200], ids=["409 under another name", "200 same name"])
+def test_assignment_made_meanwhile_is_reported(run_module, azure, auth, azure_error, monkeypatch, answer):
+    """Both runs listed no assignment and both PUT: the later one reports the assignment it found, changed=false."""
+    warned = record_warnings(monkeypatch)
+    theirs = assignment(name="theirs")
+    azure.role_assignments.list_for_scope.side_effect = [[], [], [theirs]]
+    azure.role_assignments.create.side_effect = sdk_answers(
+        azure_error(409, answer, "The role assignment already exists.") if answer == "RoleAssignmentExists" else (200, theirs))
     result = run_module(role_assignment.main, base(auth))
-    assert not result.get("failed") and not result["changed"]
+    assert not result.get("failed") and not result["changed"] and result["found_existing"]
+    assert result["assignment"]["name"] == "theirs" if answer == "RoleAssignmentExists" else result["assignment"]["id"] == theirs["id"]
+    assert any("created meanwhile by another run" in w for w in warned)
+    assert azure.role_assignments.create.call_count == 1
+
+
+def test_assignment_made_before_the_last_look_is_not_written(run_module, azure, clients, auth):
+    azure.role_assignments.list_for_scope.side_effect = [[], [assignment(name="theirs")]]
+    result = run_module(role_assignment.main, base(auth))
+    assert not result["changed"] and result["found_existing"] and clients.writes() == []
 
 
 def test_principal_not_found_is_retried_then_succeeds(run_module, azure, auth, azure_error, monkeypatch):
     monkeypatch.setattr(deadline.time, "sleep", lambda s: None)
-    azure.role_assignments.create.side_effect = [azure_error(400, "PrincipalNotFound"), azure_error(400, "PrincipalNotFound"),
-                                                 assignment(name="late")]
+    azure.role_assignments.create.side_effect = sdk_answers(azure_error(400, "PrincipalNotFound"), azure_error(400, "PrincipalNotFound"),
+                                                            (201, assignment(name="late")))
     result = run_module(role_assignment.main, base(auth))
     assert result["changed"] and azure.role_assignments.create.call_count == 3
 
