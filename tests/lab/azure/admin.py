@@ -4,7 +4,7 @@
 - ``GET /_lab/requests?since=N`` → ``{"requests": [{"seq", "time", "method", "path", "status", "ms"}, …]}`` (``time``: arrival,
   epoch seconds to the millisecond)
 - ``GET|POST|DELETE /_lab/faults``, ``DELETE /_lab/faults/{id}``: fault rules (see ``faults.py``)
-- ``GET|PUT /_lab/profile`` ``{"name": "fast"|"realistic", "overrides": {"vm.attach": 2.0, …}}``
+- ``GET|PUT /_lab/profile`` ``{"name": "fast"|"realistic", "overrides": {"vm.attach": 2.0, …}, "spread": 0.15, "seed": 1}``
 - ``GET|POST /_lab/config``: ``kubeconfig``, ``principalReplicationDelaySeconds``, ``onlineResize``,
   ``tokenLifetimeSeconds``, ``armThrottling`` (ARM's token buckets, see ``throttling.py``: a change names only
   what it changes, e.g. ``{"armThrottling": {"subscription": {"reads": {"bucket": 5, "refill": 1}}}}``)
@@ -27,6 +27,7 @@ from starlette.routing import Route
 from .arm import ArmError, new_guid
 from .diskfiles import DiskFullError
 from .identity import new_secret
+from . import profiles
 from .models import authorization, containerservice
 from .throttling import SETTING as THROTTLING, merge_limits
 
@@ -84,7 +85,8 @@ async def profile(request):
     if request.method == "PUT":
         try:
             spec = await _json(request)
-            lab.set_profile(spec.get("name", lab.profile.name), spec.get("overrides"))
+            lab.set_profile(spec.get("name", lab.profile.name), spec.get("overrides"), spec.get("spread"),
+                            spec.get("seed", profiles.DEFAULT_SEED))
         except ValueError as exc:
             return _bad(str(exc))
     return JSONResponse(lab.profile.describe())

@@ -38,7 +38,7 @@ class Emulator:
         if profile:
             self.store.set_setting("profile", {"name": profile, "overrides": {}})
         stored = self.store.setting("profile", {"name": "fast", "overrides": {}})
-        self.profile = profiles.LatencyProfile(stored["name"], stored["overrides"])
+        self.profile = profiles.LatencyProfile(stored["name"], stored["overrides"], stored.get("spread"), stored.get("seed", profiles.DEFAULT_SEED))
         if os.environ.get("LAB_KUBECONFIG") and not self.config("kubeconfig"):
             self.set_config({"kubeconfig": os.environ["LAB_KUBECONFIG"]})
         self.identity = Identity(self)
@@ -77,11 +77,11 @@ class Emulator:
         """Every runtime setting."""
         return {key: self.config(key) for key in DEFAULT_CONFIG}
 
-    def set_profile(self, name, overrides=None):
-        """Switch the latency profile (running operations keep their deadlines)."""
-        profile = profiles.LatencyProfile(name, overrides)
+    def set_profile(self, name, overrides=None, spread=None, seed=profiles.DEFAULT_SEED):
+        """Switch the latency profile (running operations keep their deadlines; ``spread`` None: the profile's own)."""
+        profile = profiles.LatencyProfile(name, overrides, spread, seed)
         with self.store.transaction():
-            self.store.set_setting("profile", {"name": profile.name, "overrides": profile.overrides})
+            self.store.set_setting("profile", {"name": profile.name, "overrides": profile.overrides, "spread": spread, "seed": seed})
         self.profile = profile
 
     def reset(self):

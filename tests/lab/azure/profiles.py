@@ -4,10 +4,20 @@
 cross-region snapshot copy in minutes); ``fast`` keeps the same order of events in fractions of
 a second for tests.  Durations can be overridden one by one at runtime through the admin API.
 
+Azure's operation times vary: each operation takes its kind's duration times a factor drawn
+uniformly from ``[1 - spread, 1 + spread]`` (realistic: 0.15, fast: 0).  The draws are seeded: the
+n-th operation of a kind gets the same duration for the same ``seed`` whatever else runs, so a run
+can be repeated.  Overrides are taken as given, without spread.  The ``pod.*`` kinds are the
+kubelet's times the bridge reads (mount and container start, a readiness probe's first success when
+the pod names no probe, a container's exit after SIGTERM).
+
 The realistic profile sends ARM's integer ``Retry-After`` (at least one second) on polling
 responses.  The fast profile sends ``retry-after-ms`` instead (azure-core reads it when there is
 no ``Retry-After``, which would otherwise take precedence), so that tests poll every 100 ms.
 """
+
+import random
+import threading
 
 REALISTIC = {
     "resourceGroup.delete": 20.0,
@@ -32,24 +42,31 @@ REALISTIC = {
     "vm.start": 35.0,
     "vm.powerOff": 20.0,
     "vm.restart": 30.0,
+    "pod.start": 4.0,
+    "pod.ready": 5.0,
+    "pod.stop": 2.0,
 }
 
 FAST = {key: 0.15 for key in REALISTIC} | {
     "cluster.create": 0.4,
     "cluster.delete": 0.3,
     "snapshot.copy": 1.5,
+    "pod.start": 0.3,
+    "pod.ready": 0.2,
+    "pod.stop": 0.3,
 }
 
 PROFILES = {
-    "fast": {"durations": FAST, "poll_ms": 100, "request_ms": 0, "tick": 0.05},
-    "realistic": {"durations": REALISTIC, "poll_ms": None, "request_ms": 40, "tick": 0.5},
+    "fast": {"durations": FAST, "poll_ms": 100, "request_ms": 0, "tick": 0.05, "spread": 0.0},
+    "realistic": {"durations": REALISTIC, "poll_ms": None, "request_ms": 40, "tick": 0.5, "spread": 0.15},
 }
+DEFAULT_SEED = 1
 
 
 class LatencyProfile:
-    """The active profile plus per-operation overrides."""
+    """The active profile plus per-operation overrides, a spread (None: the profile's) and the seed of its draws."""
 
-    def __init__(self, name="fast", overrides=None):
+    def __init__(self, name="fast", overrides=None, spread=None, seed=DEFAULT_SEED):
         if name not in PROFILES:
             raise ValueError(f"unknown profile {name!r}; known: {', '.join(PROFILES)}")
         self.name = name
@@ -57,14 +74,32 @@ class LatencyProfile:
         unknown = set(self.overrides) - set(REALISTIC)
         if unknown:
             raise ValueError(f"unknown operation kinds: {', '.join(sorted(unknown))}")
+        if spread is not None and (isinstance(spread, bool) or not isinstance(spread, (int, float)) or not 0 <= spread < 1):
+            raise ValueError(f"spread must be a number from 0 to below 1, not {spread!r}")
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise ValueError(f"seed must be an integer, not {seed!r}")
+        self.spread = PROFILES[name]["spread"] if spread is None else float(spread)
+        self.seed = seed
+        self.drawn = {}
+        self.guard = threading.Lock()
+
+    def nominal(self, kind):
+        """Seconds an operation of this kind takes before the spread."""
+        return float(self.overrides.get(kind, PROFILES[self.name]["durations"][kind]))
 
     def duration(self, kind):
-        """Seconds an operation of this kind takes."""
-        return float(self.overrides.get(kind, PROFILES[self.name]["durations"][kind]))
+        """Seconds the next operation of this kind takes: the nominal time times its seeded draw (overrides exactly)."""
+        nominal = self.nominal(kind)
+        if kind in self.overrides or not self.spread:
+            return nominal
+        with self.guard:
+            count = self.drawn[kind] = self.drawn.get(kind, 0) + 1
+        draw = random.Random(f"{self.seed}:{kind}:{count}").uniform(-self.spread, self.spread)  # noqa: S311 - latency, not security
+        return nominal * (1 + draw)
 
     def retry_after(self, kind):
         """The integer Retry-After (seconds, at least 1) sent while an operation of this kind runs."""
-        return max(1, min(15, int(self.duration(kind) / 10)))
+        return max(1, min(15, int(self.nominal(kind) / 10)))
 
     @property
     def poll_ms(self):
@@ -83,5 +118,5 @@ class LatencyProfile:
 
     def describe(self):
         """The admin API's view of the profile."""
-        return {"name": self.name, "overrides": self.overrides,
-                "durations": {kind: self.duration(kind) for kind in REALISTIC}}
+        return {"name": self.name, "overrides": self.overrides, "spread": self.spread, "seed": self.seed,
+                "durations": {kind: self.nominal(kind) for kind in REALISTIC}}
