@@ -8,6 +8,10 @@ Mirrored behaviour (azuredisk-csi-driver v1.34, controller side):
   its source's zone, ZRS disks are accessible from every zone;
 - publish = attach to the node's scale-set VM at the lowest free LUN (publish context ``LUN``),
   idempotent on the same node; unpublish = detach, a no-op when already detached or when the VM is gone;
+- attaches (and detaches) for one VM are batched as the driver batches them per node: a request
+  joins its VM's queue, and whoever next holds the VM's lock sends every queued change of its kind in
+  one VM update, so disks that arrive while an update runs go together in the next one (a failed
+  update fails every request of its batch, which the attacher retries);
 - a disk (maxShares 1) attached to another node is detached there first and then attached (the
   driver's answer to its DanglingAttachError); a failed detach is INTERNAL "Could not detach volume
   ... from node ...", a second refusal of the attach INTERNAL "Attach volume ... failed with ...";
@@ -176,6 +180,22 @@ class AttachedElsewhere(Exception):
         self.vm_id = vm_id
 
 
+class DiskChange:  # pylint: disable=too-few-public-methods
+    """One attach or detach waiting for its VM's next update; ``vm`` (the VM after it) or ``error`` once ``done``."""
+
+    def __init__(self, volume_id, node_id, attach, ref=None, caching=None):
+        self.volume_id, self.node_id, self.attach, self.ref, self.caching = volume_id, node_id, attach, ref, caching
+        self.done = threading.Event()
+        self.vm = None
+        self.changed = False
+        self.error = None
+
+    def finish(self, vm=None, changed=False, error=None):
+        """Hand the request its outcome."""
+        self.vm, self.changed, self.error = vm, changed, error
+        self.done.set()
+
+
 class OperationLocks:
     """One operation per key (volume name or id); a second one is ABORTED, as the driver's volume locks."""
 
@@ -226,6 +246,8 @@ class ControllerServicer(CSI_GRPC.ControllerServicer):
         self.azure = azure
         self.config = azure.config
         self.locks = OperationLocks()
+        self._queues = {}
+        self._queues_guard = threading.Lock()
 
     # helpers
     @staticmethod
@@ -345,16 +367,90 @@ class ControllerServicer(CSI_GRPC.ControllerServicer):
         return CSI.ControllerPublishVolumeResponse(publish_context={"LUN": str(lun)})
 
     def _publish(self, request, ref, group, vm_ref, caching):
-        """Attach the disk to the node's VM (under that VM's lock) unless it is there already; returns its LUN."""
+        """Attach the disk to the node's VM (in that VM's next batch) unless it is there already; returns its LUN."""
+        change = self._batched(group, vm_ref, DiskChange(request.volume_id, request.node_id, True, ref, caching))
+        return self._lun(change.vm, request.volume_id)
+
+    def _batched(self, group, vm_ref, change):
+        """Queue the change for its VM; the first queued request to get the VM's lock sends the batch. Returns it done."""
+        key = (f"{group}/{vm_ref[0]}/{vm_ref[1]}".lower(), change.attach)
+        with self._queues_guard:
+            self._queues.setdefault(key, []).append(change)
         with self.azure.vm_lock(group, *vm_ref):
+            if not change.done.is_set():
+                with self._queues_guard:
+                    batch = self._queues.pop(key, [])
+                try:
+                    self._update(group, vm_ref, batch)
+                except Exception as error:  # e.g. no cluster config yet: every request of the batch gets it
+                    for waiting in batch:
+                        if not waiting.done.is_set():
+                            waiting.finish(error=error)
+                    raise
+        if change.error is not None:
+            raise change.error
+        return change
+
+    def _update(self, group, vm_ref, batch):
+        """One VM update for a batch of attaches or of detaches; every change of the batch is finished."""
+        try:
             vm = self.azure.get_vm(group, *vm_ref)
-            if vm is None:
-                raise not_found(f"failed to get azure instance id for node {request.node_id!r}: no VM {vm_ref[0]}_{vm_ref[1]} in {group}")
-            lun = self._lun(vm, request.volume_id)
-            if lun is None:
-                vm = self._attach(request, ref, vm, caching)
-                lun = self._lun(vm, request.volume_id)
-        return lun
+        except CsiError as error:
+            for change in batch:
+                change.finish(error=error)
+            return
+        if vm is None:
+            for change in batch:
+                change.finish(error=not_found(f"failed to get azure instance id for node {change.node_id!r}: "
+                                              f"no VM {vm_ref[0]}_{vm_ref[1]} in {group}") if change.attach else None)
+            return
+        data_disks = self._data_disks(vm)
+        pending = []
+        for change in batch:
+            try:
+                if self._plan(change, vm, data_disks):
+                    pending.append(change)
+                else:
+                    change.finish(vm)
+            except (CsiError, AttachedElsewhere) as error:
+                change.finish(error=error)
+        if not pending:
+            return
+        volumes = ", ".join(change.volume_id for change in pending)
+        what = (f"Attach volume {volumes} to instance {pending[0].node_id}" if pending[0].attach
+                else f"Detach volume {volumes} from node {pending[0].node_id}")
+        try:
+            vm = self.azure.set_data_disks(what, vm, data_disks, attach=pending[0].attach)
+        except CsiError as error:
+            for change in pending:
+                change.finish(error=error)
+            return
+        for change in pending:
+            change.finish(vm, changed=True)
+
+    def _plan(self, change, vm, data_disks):
+        """Add the change to the VM's data disk list (in place); False when the VM is already as wanted."""
+        if not change.attach:
+            if not any(self._is_volume(entry, change.volume_id) for entry in data_disks):
+                return False
+            data_disks[:] = [dict(entry, toBeDetached=True) if self._is_volume(entry, change.volume_id) else entry for entry in data_disks]
+            return True
+        if any(self._is_volume(entry, change.volume_id) and not entry.get("toBeDetached") for entry in data_disks):
+            return False
+        disk = self.azure.get_disk(*change.ref)
+        if disk is None:
+            raise not_found(f"Volume not found: {change.volume_id}")
+        holders = disk.get("managedByExtended") or ([disk["managedBy"]] if disk.get("managedBy") else [])
+        others = [holder for holder in holders if holder.lower() != vm["id"].lower()]
+        if others and disk["properties"].get("maxShares", 1) <= 1:
+            raise AttachedElsewhere(others[0], f"disk({disk['id']}) already attached to node({others[0]}), "
+                                               f"could not be attached to node({change.node_id})")
+        free = sorted(set(range(MAX_LUNS)) - {entry["lun"] for entry in data_disks})
+        if not free:
+            raise CsiError(grpc.StatusCode.RESOURCE_EXHAUSTED, f"no free LUN on node {change.node_id}")
+        data_disks.append({"lun": free[0], "name": disk["name"], "createOption": "Attach", "caching": change.caching,
+                           "managedDisk": {"id": disk["id"]}})
+        return True
 
     def _force_detach(self, volume_id, vm_id, node):
         """Detach the disk from the VM that holds it, as the driver does before attaching it elsewhere; INTERNAL when that fails."""
@@ -380,35 +476,12 @@ class ControllerServicer(CSI_GRPC.ControllerServicer):
                 return entry["lun"]
         return None
 
-    def _attach(self, request, ref, vm, caching):
-        disk = self.azure.get_disk(*ref)
-        if disk is None:
-            raise not_found(f"Volume not found: {request.volume_id}")
-        holders = disk.get("managedByExtended") or ([disk["managedBy"]] if disk.get("managedBy") else [])
-        others = [holder for holder in holders if holder.lower() != vm["id"].lower()]
-        if others and disk["properties"].get("maxShares", 1) <= 1:
-            raise AttachedElsewhere(others[0], f"disk({disk['id']}) already attached to node({others[0]}), "
-                                               f"could not be attached to node({request.node_id})")
-        data_disks = self._data_disks(vm)
-        free = sorted(set(range(MAX_LUNS)) - {entry["lun"] for entry in data_disks})
-        if not free:
-            raise CsiError(grpc.StatusCode.RESOURCE_EXHAUSTED, f"no free LUN on node {request.node_id}")
-        entry = {"lun": free[0], "name": disk["name"], "createOption": "Attach", "caching": caching, "managedDisk": {"id": disk["id"]}}
-        return self.azure.set_data_disks(f"Attach volume {request.volume_id} to instance {request.node_id}", vm, data_disks + [entry], attach=True)
-
     def _detach(self, volume_id, group, vm_ref, node):
-        """Detach the disk from the node's VM (under that VM's lock), also when an earlier detach of it failed half-way.
+        """Detach the disk from the node's VM (in that VM's next batch), also when an earlier detach of it failed half-way.
 
         Returns False when the disk is not on the VM or the VM is gone (nothing to do).
         """
-        with self.azure.vm_lock(group, *vm_ref):
-            vm = self.azure.get_vm(group, *vm_ref)
-            data_disks = self._data_disks(vm) if vm else []
-            if not any(self._is_volume(entry, volume_id) for entry in data_disks):
-                return False
-            data_disks = [dict(entry, toBeDetached=True) if self._is_volume(entry, volume_id) else entry for entry in data_disks]
-            self.azure.set_data_disks(f"Detach volume {volume_id} from node {node}", vm, data_disks)
-        return True
+        return self._batched(group, vm_ref, DiskChange(volume_id, node, False)).changed
 
     @rpc("volume_id", "node_id")
     def ControllerUnpublishVolume(self, request, context):
