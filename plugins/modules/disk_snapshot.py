@@ -404,17 +404,21 @@ def main():
 
     if copy_name:
         copy = to_rest(module.get_or_none("reading copy %s" % copy_name, compute.snapshots.get, rg, copy_name))
-        if copy and not same_id((copy.get("properties") or {}).get("creationData", {}).get("sourceResourceId"), after_rest["id"]):
-            module.fail_json(msg="snapshot %s exists but is not a copy of %s; set another copy_name" % (copy_name, name))
         if not copy:
-            result["changed"] = True
             copy_body = {"location": p["target_location"], "tags": {COPY_TAG: after_rest["id"].lower()[:256]},
                          "properties": {"creationData": {"createOption": "CopyStart", "sourceResourceId": after_rest["id"]},
                                         "incremental": True}}
-            copy = dict(copy_body, name=copy_name)
+            copy, copied = dict(copy_body, name=copy_name), True
             if not module.check_mode:
-                module.begin("starting the copy of %s to %s" % (name, p["target_location"]),
-                             compute.snapshots.begin_create_or_update, rg, copy_name, copy_body)
+                made, copied = module.create("starting the copy of %s to %s" % (name, p["target_location"]),
+                                             partial(compute.snapshots.get, rg, copy_name), compute.snapshots.begin_create_or_update,
+                                             rg, copy_name, copy_body)
+                if not copied:
+                    copy = to_rest(made)
+                    module.found_existing(result, "copy %s" % copy_name)
+            result["changed"] = result["changed"] or copied
+        if not same_id(((copy.get("properties") or {}).get("creationData") or {}).get("sourceResourceId"), after_rest["id"]):
+            module.fail_existing(result, "snapshot %s" % copy_name, "but is not a copy of %s; set another copy_name" % name)
         if not module.check_mode:
             copy = wait_copy(module, compute, rg, copy_name)
         result["copied"] = snapshot_facts(copy)

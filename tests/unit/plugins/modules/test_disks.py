@@ -8,6 +8,7 @@ import pytest
 
 from ansible_collections.kubedisk.aks.plugins.module_utils import deadline, k8s_client, k8s_volumes
 from ansible_collections.kubedisk.aks.plugins.modules import disk_restore, disk_snapshot
+from ansible_collections.kubedisk.aks.tests.unit.plugins.modules.azure_fakes import record_warnings
 
 SUB = "00000000-0000-0000-0000-000000000001"
 DISK_ID = "/subscriptions/%s/resourceGroups/MC_rg/providers/Microsoft.Compute/disks/pvc-1" % SUB
@@ -145,8 +146,8 @@ def test_retain_in_check_mode_counts_the_new_snapshot(run_module, compute, clien
 
 def test_copy_waits_for_completion(run_module, compute, auth, monkeypatch, azure_error):
     monkeypatch.setattr(deadline.time, "sleep", lambda s: None)
-    copies = iter([azure_error(404, "ResourceNotFound"), snapshot("s1-northeurope", percent=40.0),
-                   snapshot("s1-northeurope", percent=100.0)])
+    copies = iter([azure_error(404, "ResourceNotFound"), azure_error(404, "ResourceNotFound"),  # first read, last look
+                   snapshot("s1-northeurope", percent=40.0), snapshot("s1-northeurope", percent=100.0)])
 
     def get(rg, name):
         if name == "s1":
@@ -160,6 +161,24 @@ def test_copy_waits_for_completion(run_module, compute, auth, monkeypatch, azure
     assert result["copied"]["completion_percent"] == 100.0
     body = compute.snapshots.begin_create_or_update.call_args_list[1][0][2]
     assert body["properties"]["creationData"]["createOption"] == "CopyStart" and body["location"] == "northeurope"
+
+
+def test_copy_made_meanwhile_of_another_snapshot_fails(run_module, compute, clients, auth, azure_error, monkeypatch):
+    warned = record_warnings(monkeypatch)
+    copies = iter([azure_error(404, "ResourceNotFound"), snapshot("s1-northeurope", source=DISK_ID)])
+
+    def get(rg, name):
+        if name == "s1":
+            raise azure_error(404, "ResourceNotFound")
+        item = next(copies)
+        if isinstance(item, Exception):
+            raise item
+        return item
+    compute.snapshots.get.side_effect = get
+    result = run_module(disk_snapshot.main, snap_args(auth, target_location="northeurope"))
+    assert result["failed"] and result["found_existing"] and any("copy s1-northeurope was created meanwhile" in w for w in warned)
+    assert "snapshot s1-northeurope was made meanwhile by another run but is not a copy of s1" in result["msg"]
+    assert clients.writes() == ["snapshots.begin_create_or_update"], "the snapshot only: the copy was found at the last look"
 
 
 @pytest.mark.parametrize("extra, words", [
