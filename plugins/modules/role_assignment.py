@@ -17,7 +17,7 @@ description:
     by id, or as the node resource group of an AKS cluster.
   - Idempotent by listing the assignments at the scope filtered by principal (no subscription-wide scan). A new
     assignment gets a deterministic name (a UUID derived from scope, principal and role), so reruns and parallel
-    runs converge; C(RoleAssignmentExists) counts as present: a run that finds the assignment made meanwhile by
+    runs converge; C(RoleAssignmentExists) counts as present. A run that finds the assignment made meanwhile by
     another run reports it with RV(found_existing) and C(changed=false).
   - A principal that the directory does not know yet (C(PrincipalNotFound), replication delay after it was created)
     is retried with backoff within O(timeout).
