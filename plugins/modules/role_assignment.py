@@ -149,7 +149,7 @@ from ansible_collections.kubedisk.aks.plugins.module_utils.azure_ids import (
     RESOURCE_REF_SPEC, assignment_name, is_guid, is_role_definition_id, parse_resource_id, resource_id, same_id, trailing_guid,
     valid_cluster_name, valid_role_name)
 from ansible_collections.kubedisk.aks.plugins.module_utils.azure_models import to_rest
-from ansible_collections.kubedisk.aks.plugins.module_utils.azure_module import AzureError, AzureModule
+from ansible_collections.kubedisk.aks.plugins.module_utils.azure_module import AzureModule
 
 
 def valid_scope(scope):
