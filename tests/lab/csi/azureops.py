@@ -1,8 +1,11 @@
 """The controller's Azure calls (azure-mgmt-compute over HTTPS) and how Azure errors become CSI status codes.
 
-Like the real driver, every call goes through the Azure SDK with a service principal
-(``ClientSecretCredential``; for the lab's custom cloud: the emulator as ARM endpoint and authority,
-instance discovery off, the lab CA trusted) and waits for the long-running operation to finish.
+Like the real driver, every call goes through the Azure SDK, signed in as the cloud config says: with
+the node's managed identity through IMDS (``ManagedIdentityCredential``; AKS's managed driver uses the
+kubelet identity, so its role assignments decide what the driver may do) or with a service principal
+(``ClientSecretCredential``; for the lab's custom cloud: the emulator as authority, instance discovery
+off, the lab CA trusted). The choice follows the config file when it changes. Every call waits for
+its long-running operation to finish.
 Resources travel as ARM's JSON (``as_dict()`` of the SDK models) so the field names are the REST
 API's. Error mapping:
 
@@ -22,7 +25,7 @@ import threading
 import grpc
 from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
 from azure.core.polling import LROPoller
-from azure.identity import ClientSecretCredential
+from azure.identity import ClientSecretCredential, ManagedIdentityCredential
 from azure.mgmt.compute import ComputeManagementClient
 
 LRO_TIMEOUT = 600
@@ -87,19 +90,35 @@ def parse_id(resource_id, kind):
 
 
 class Azure:
-    """Disks, snapshots and scale-set VMs of one subscription, through the SDK."""
+    """Disks, snapshots and scale-set VMs of one subscription, through the SDK (``config``: a ``lab.csi.config.LiveConfig``)."""
 
     def __init__(self, config):
         self.config = config
-        verify = config.ca_bundle or True
-        self.credential = ClientSecretCredential(
-            config.tenant_id, config.client_id, config.client_secret, authority=config.authority_host,
-            disable_instance_discovery=True, connection_verify=verify)
-        self.compute = ComputeManagementClient(
-            self.credential, config.subscription_id, base_url=config.arm_endpoint,
-            credential_scopes=[f"{config.arm_endpoint}/.default"], connection_verify=verify, polling_interval=1)
+        self._clients = {}
+        self._clients_guard = threading.Lock()
         self._vm_locks = {}
         self._vm_locks_guard = threading.Lock()
+
+    @property
+    def compute(self):
+        """The compute client for the config's current sign-in (one per identity, endpoint and subscription)."""
+        config = self.config.current()
+        signin = (config.user_assigned_identity_id,) if config.use_managed_identity else (config.client_id, config.client_secret)
+        key = (config.use_managed_identity, *signin, config.tenant_id, config.authority_host, config.arm_endpoint,
+               config.subscription_id, config.ca_bundle)
+        with self._clients_guard:
+            if key not in self._clients:
+                verify = config.ca_bundle or True
+                if config.use_managed_identity:
+                    credential = ManagedIdentityCredential(client_id=config.user_assigned_identity_id or None)
+                else:
+                    credential = ClientSecretCredential(
+                        config.tenant_id, config.client_id, config.client_secret, authority=config.authority_host,
+                        disable_instance_discovery=True, connection_verify=verify)
+                self._clients[key] = ComputeManagementClient(
+                    credential, config.subscription_id, base_url=config.arm_endpoint,
+                    credential_scopes=[f"{config.arm_endpoint}/.default"], connection_verify=verify, polling_interval=1)
+            return self._clients[key]
 
     def _call(self, what, function, *args, attach=False, **kwargs):
         try:

@@ -1,13 +1,19 @@
 """The controller's cloud configuration, shaped like the driver's ``azure.json`` cloud config.
 
 The real driver reads ``/etc/kubernetes/azure.json`` (cloud-provider-azure's format): tenant, client
-id and secret, subscription, the resource group of the nodes and the location. The lab adds the
+id and secret, or ``useManagedIdentityExtension`` with ``userAssignedIdentityID`` (the client id of
+the node's identity whose token IMDS gives, as AKS configures its managed driver with the kubelet
+identity; empty: the only identity the node has), subscription, the resource group of the nodes and the location. The lab adds the
 custom-cloud endpoints of the ARM emulator. A JSON file given with ``--config`` may hold::
 
     {"tenantId": "...", "aadClientId": "...", "aadClientSecret": "...", "subscriptionId": "...",
+     "useManagedIdentityExtension": true, "userAssignedIdentityID": "<kubelet identity client id>",
      "resourceGroup": "MC_rg_cluster_westeurope", "location": "westeurope",
      "resourceManagerEndpoint": "https://127.0.0.1:PORT", "activeDirectoryAuthorityHost": "https://127.0.0.1:PORT",
      "caBundle": "/path/ca-bundle.pem"}
+
+With the managed identity, azure-identity reaches IMDS at ``AZURE_POD_IDENTITY_AUTHORITY_HOST`` (the
+lab's IMDS listener) instead of 169.254.169.254, and the client secret is not used.
 
 Whatever the file leaves out comes from the environment ``.lab/env`` exports: ``AZURE_TENANT_ID``
 (or ``AZURE_TENANT``), ``AZURE_CLIENT_ID``, ``AZURE_CLIENT_SECRET`` (or ``AZURE_SECRET``),
@@ -31,6 +37,7 @@ FIELDS = {
     "resourceManagerEndpoint": ("arm_endpoint", ("AZURE_CLOUD_ENVIRONMENT",)),
     "activeDirectoryAuthorityHost": ("authority_host", ("AZURE_AUTHORITY_HOST",)),
     "caBundle": ("ca_bundle", ("REQUESTS_CA_BUNDLE",)),
+    "userAssignedIdentityID": ("user_assigned_identity_id", ()),
 }
 CREDENTIALS = ("tenant_id", "client_id", "client_secret", "subscription_id", "arm_endpoint", "authority_host")
 CLUSTER = ("resource_group", "location")
@@ -53,6 +60,8 @@ class CloudConfig:  # pylint: disable=too-many-instance-attributes
     arm_endpoint: str = ""
     authority_host: str = ""
     ca_bundle: str = ""
+    use_managed_identity: bool = False
+    user_assigned_identity_id: str = ""
 
 
 def load(path=None, environ=None, required=CREDENTIALS + CLUSTER, **overrides):
@@ -71,9 +80,12 @@ def load(path=None, environ=None, required=CREDENTIALS + CLUSTER, **overrides):
     for key, (attribute, variables) in FIELDS.items():
         value = values.get(key) or next((environ[name] for name in variables if environ.get(name)), "")
         setattr(config, attribute, str(value).strip())
+    config.use_managed_identity = values.get("useManagedIdentityExtension") is True
     for attribute, value in overrides.items():
         if value:
             setattr(config, attribute, value)
+    if config.use_managed_identity:  # the node's identity stands in for the service principal
+        required = tuple(attribute for attribute in required if attribute not in ("client_id", "client_secret"))
     missing = [attribute for attribute in required if not getattr(config, attribute)]
     if missing:
         raise ConfigError(f"cloud config lacks {', '.join(missing)} (see lab.csi.config for the file keys and environment variables)")

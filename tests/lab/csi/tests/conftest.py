@@ -60,12 +60,19 @@ def cluster(aks, resource_client, compute):  # noqa: F811  pylint: disable=redef
     return Cluster(group, managed.node_resource_group, zones)
 
 
-def start_controller(folder, info, node_group):
-    """Start ``python -m lab.csi`` on a unix socket in ``folder`` with a cloud config file; wait until it answers Probe."""
+def start_controller(folder, info, node_group, managed_identity=None):
+    """Start ``python -m lab.csi`` on a unix socket in ``folder`` with a cloud config file; wait until it answers Probe.
+
+    managed_identity: the client id of a node identity to sign in as through the emulator's IMDS (as AKS's managed
+    driver signs in as the kubelet identity), instead of the lab's service principal.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     config = folder / "azure.json"
+    signin = {"aadClientId": info["client_id"], "aadClientSecret": info["client_secret"]}
+    if managed_identity:
+        signin = {"useManagedIdentityExtension": True, "userAssignedIdentityID": managed_identity}
     config.write_text(json.dumps({
-        "tenantId": info["tenant"], "aadClientId": info["client_id"], "aadClientSecret": info["client_secret"],
+        "tenantId": info["tenant"], **signin,
         "subscriptionId": info["subscription_id"], "resourceGroup": node_group, "location": LOCATION,
         "resourceManagerEndpoint": info["url"], "activeDirectoryAuthorityHost": info["authority"], "caBundle": info["ca"]}))
     socket_path = folder / "csi.sock"
@@ -73,7 +80,8 @@ def start_controller(folder, info, node_group):
     with open(log, "wb") as handle:
         process = subprocess.Popen(  # pylint: disable=consider-using-with  # noqa: S603 - the lab's own argv, no shell
             [sys.executable, "-m", "lab.csi", "--endpoint", f"unix://{socket_path}", "--config", str(config)],
-            env=dict(os.environ, PYTHONPATH=str(TESTS_ROOT)), stdout=handle, stderr=subprocess.STDOUT)
+            env=dict(os.environ, PYTHONPATH=str(TESTS_ROOT), AZURE_POD_IDENTITY_AUTHORITY_HOST=info["imds_url"]), stdout=handle,
+            stderr=subprocess.STDOUT)
     started = Controller(f"unix://{socket_path}", log, process)
     deadline = time.monotonic() + 30
     with grpc.insecure_channel(started.endpoint) as probe_channel:

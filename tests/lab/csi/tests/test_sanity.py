@@ -76,7 +76,9 @@ def test_csi_sanity(controller, node_endpoint, tmp_path):
     parameters.write_text("skuName: StandardSSD_ZRS\n")
     command = [str(csi_sanity()), f"-csi.endpoint={node_endpoint}", f"-csi.controllerendpoint={controller.endpoint}",
                f"-csi.testvolumeparameters={parameters}", "-csi.testnodevolumeattachlimit", "-ginkgo.skip=Node Service", "-ginkgo.no-color",
-               f"-ginkgo.junit-report={tmp_path / 'junit.xml'}"]
+               f"-ginkgo.junit-report={tmp_path / 'junit.xml'}",
+               # its own mount and staging paths: the defaults under /tmp collide with another run's
+               f"-csi.mountdir={tmp_path / 'mount'}", f"-csi.stagingdir={tmp_path / 'staging'}"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=1200, check=False)  # noqa: S603 - the built csi-sanity, no shell
     output = result.stdout + result.stderr
     (tmp_path / "csi-sanity.log").write_text(output)

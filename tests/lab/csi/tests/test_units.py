@@ -82,6 +82,19 @@ def test_config(tmp_path):
         config.load(environ=dict(ENV, AZURE_CLOUD_ENVIRONMENT="AzureCloud"))
 
 
+def test_config_with_managed_identity(tmp_path):
+    """``useManagedIdentityExtension`` (a JSON true) signs in as the node's identity: no client id or secret needed."""
+    path = tmp_path / "azure.json"
+    path.write_text('{"useManagedIdentityExtension": true, "userAssignedIdentityID": "kubelet-client-id"}')
+    without_secret = {key: value for key, value in ENV.items() if key not in ("AZURE_CLIENT_ID", "AZURE_SECRET")}
+    loaded = config.load(path, environ=without_secret)
+    assert (loaded.use_managed_identity, loaded.user_assigned_identity_id) == (True, "kubelet-client-id")
+    path.write_text('{"useManagedIdentityExtension": "yes"}')
+    assert not config.load(path, environ=ENV).use_managed_identity
+    with pytest.raises(config.ConfigError, match="lacks client_id, client_secret"):
+        config.load(path, environ=without_secret)
+
+
 def test_live_config_follows_the_file(tmp_path):
     """Before the bridge writes the cluster's cloud config the node resource group is an error; then it follows the file."""
     path = tmp_path / "cloud-config.json"
