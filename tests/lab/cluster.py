@@ -65,6 +65,8 @@ def addons(exports: dict, state: Path):
     cloud_config = state / "cloud-config.json"
     bins = controlplane.paths()
     python_env = dict(exports, PYTHONPATH=str(HERE.parent))
+    # On a node, azure-identity reaches IMDS at 169.254.169.254; the lab's controller at the emulator's IMDS listener.
+    controller_env = dict(python_env, AZURE_POD_IDENTITY_AUTHORITY_HOST=exports["LAB_IMDS_URL"])
 
     def processes(kubeconfig):
         kubeconfig = str(kubeconfig)
@@ -72,7 +74,7 @@ def addons(exports: dict, state: Path):
         (state / "csi").mkdir(parents=True, exist_ok=True)
         found = [
             ("csi-controller", [sys.executable, "-m", "lab.csi", "--endpoint", "unix://%s" % socket, "--config", str(cloud_config)],
-             python_env, socket.exists),
+             controller_env, socket.exists),
         ]
         for name, flags in SIDECARS.items():
             argv = [str(bins[name]), "--csi-address=%s" % socket, "--kubeconfig=%s" % kubeconfig, "--leader-election=false", "--v=2"] + flags

@@ -29,9 +29,9 @@ log = logging.getLogger("lab.bridge")
 
 
 def cloud_config(cluster: dict) -> dict:
-    """The cluster's cloud config in the driver's ``azure.json`` keys (the credentials come from the lab's environment)."""
+    """The cluster's cloud config in the driver's ``azure.json`` keys: AKS's managed driver signs in as the kubelet identity through IMDS."""
     return {"subscriptionId": cluster["subscription"], "resourceGroup": cluster["nodeResourceGroup"], "location": cluster["location"],
-            "vmType": "vmss"}
+            "vmType": "vmss", "useManagedIdentityExtension": True, "userAssignedIdentityID": cluster["kubeletIdentityClientId"]}
 
 
 def publish_cloud_config(path: str, cluster) -> None:
