@@ -109,7 +109,7 @@ def environment_exports(lab, info):
         "AZURE_TENANT_ID": info["tenant"], "AZURE_TENANT": info["tenant"],
         "AZURE_CLIENT_ID": info["client_id"], "AZURE_CLIENT_SECRET": info["client_secret"], "AZURE_SECRET": info["client_secret"],
         "AZURE_SUBSCRIPTION_ID": info["subscription_id"], "REQUESTS_CA_BUNDLE": bundle, "SSL_CERT_FILE": bundle,
-        "LAB_ADMIN_URL": info["admin_url"], "LAB_AZURE_CA": info["ca"],
+        "LAB_ADMIN_URL": info["admin_url"], "LAB_AZURE_CA": info["ca"], "LAB_IMDS_URL": info["imds_url"],
     }
 
 

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from azure.mgmt.authorization import AuthorizationManagementClient
 from azure.mgmt.compute import ComputeManagementClient
 from azure.mgmt.containerservice import ContainerServiceClient
 from azure.mgmt.resource.resources import ResourceManagementClient
@@ -54,9 +55,9 @@ def lab_env(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def azure(lab_env):
-    """Resource, AKS and compute clients of the lab subscription, built as a custom-cloud user builds them."""
+    """Resource, AKS, compute and authorization clients of the lab subscription, built as a custom-cloud user builds them."""
     return {"resources": sdk_client(ResourceManagementClient, lab_env), "aks": sdk_client(ContainerServiceClient, lab_env),
-            "compute": sdk_client(ComputeManagementClient, lab_env)}
+            "compute": sdk_client(ComputeManagementClient, lab_env), "authorization": sdk_client(AuthorizationManagementClient, lab_env)}
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,7 @@
 
 An AKS cluster with 4 nodes over zones 1 and 2 is created through the emulator's ARM API; the
 steps then run in the seed's order (they build on each other, so they run in file order):
-zonal provisioning, a StatefulSet spread over zones, drains, a dead VM recovered with the
+the kubelet identity's role for the CSI driver, zonal provisioning, a StatefulSet spread over zones, drains, a dead VM recovered with the
 out-of-service taint, clones and snapshots, an offline resize and a raw block volume. Data loss
 and downtime are read from what the writer put on the disks.
 """
@@ -11,6 +11,7 @@ and downtime are read from what the writer put on the disks.
 import datetime
 import re
 import time
+import uuid
 
 import pytest
 from kubernetes.client.exceptions import ApiException
@@ -25,6 +26,7 @@ NODE_NAME = re.compile(r"^aks-nodepool1-\d{8}-vmss[0-9a-z]{6}$")
 ZONE = "topology.kubernetes.io/zone"
 APP = {"app": "nginx"}
 WRITER = {"lab.kubedisk.io/writer": "true"}
+CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
 OUT_OF_SERVICE = {"key": "node.kubernetes.io/out-of-service", "value": "nodeshutdown", "effect": "NoExecute"}
 
 
@@ -168,7 +170,30 @@ def test_1_cluster_nodes_look_like_aks(cluster, kube, azure):
     assert sorted(zones) == [f"{LOCATION}-1", f"{LOCATION}-1", f"{LOCATION}-2", f"{LOCATION}-2"]
 
 
-def test_2_immediate_and_wait_for_first_consumer(cluster, kube):
+def test_2_the_driver_needs_a_role_for_the_kubelet_identity(cluster, kube, azure):
+    """AKS's driver signs in as the kubelet identity: Azure refuses its disk until the identity has a role on the node resource group."""
+    core = kube["core"]
+    kube["storage"].create_storage_class(storage_class("lab-before-role", "Immediate"))
+    core.create_namespaced_persistent_volume_claim("default", claim("pvc-before-role", "lab-before-role"))
+
+    def refusal():
+        events = core.list_namespaced_event("default", field_selector="involvedObject.name=pvc-before-role").items
+        return next((e.message for e in events if e.reason == "ProvisioningFailed" and "AuthorizationFailed" in e.message), None)
+
+    kubelet = cluster.identity_profile["kubeletidentity"]
+    assert f"object id '{kubelet.object_id}'" in wait_for(refusal, 60, "the ProvisioningFailed event with AuthorizationFailed")
+    assert core.read_namespaced_persistent_volume_claim("pvc-before-role", "default").status.phase == "Pending"
+    subscription = cluster.id.split("/")[2]
+    azure["authorization"].role_assignments.create(
+        f"/subscriptions/{subscription}/resourceGroups/{cluster.node_resource_group}", str(uuid.uuid4()), {"properties": {
+            "roleDefinitionId": f"/subscriptions/{subscription}/providers/Microsoft.Authorization/roleDefinitions/{CONTRIBUTOR}",
+            "principalId": kubelet.object_id, "principalType": "ServicePrincipal"}})
+    wait_for(lambda: core.read_namespaced_persistent_volume_claim("pvc-before-role", "default").status.phase == "Bound", 120,
+             "the claim bound once the kubelet identity is Contributor")
+    core.delete_namespaced_persistent_volume_claim("pvc-before-role", "default")
+
+
+def test_3_immediate_and_wait_for_first_consumer(cluster, kube):
     storage, core = kube["storage"], kube["core"]
     storage.create_storage_class(storage_class("lab-immediate", "Immediate"))
     storage.create_storage_class(storage_class("managed-csi-standard-ssd", "WaitForFirstConsumer"))
@@ -189,7 +214,7 @@ def test_2_immediate_and_wait_for_first_consumer(cluster, kube):
     assert disk_zone == zone_of(kube, pod.spec.node_name)
 
 
-def test_3_statefulset_replicas_in_different_zones(cluster, kube, lab_env):
+def test_4_statefulset_replicas_in_different_zones(cluster, kube, lab_env):
     kube["apps"].create_namespaced_stateful_set("default", STATEFULSET)
     for ordinal in (0, 1):
         wait_for(lambda o=ordinal: ready(get_pod(kube, f"nginx-statefulset-{o}")), 90, f"nginx-statefulset-{ordinal} Ready")
@@ -201,7 +226,7 @@ def test_3_statefulset_replicas_in_different_zones(cluster, kube, lab_env):
     wait_for(lambda: len(disk_lines(lab_env, kube, "azuredisk-nginx-statefulset-0")) >= 3, 30, "the writer's first lines")
 
 
-def test_4_drain_moves_the_pod_within_its_zone(cluster, kube, lab_env):
+def test_5_drain_moves_the_pod_within_its_zone(cluster, kube, lab_env):
     pod = get_pod(kube, "nginx-statefulset-0")
     source, zone = pod.spec.node_name, zone_of(kube, pod.spec.node_name)
     before = disk_lines(lab_env, kube, "azuredisk-nginx-statefulset-0")
@@ -221,7 +246,7 @@ def test_4_drain_moves_the_pod_within_its_zone(cluster, kube, lab_env):
     assert abs(gap - unavailable) < 3.0, f"gap in the data {gap:.1f} s vs measured unavailability {unavailable:.1f} s"
 
 
-def test_5_draining_the_zones_last_node_strands_the_pod(cluster, kube):
+def test_6_draining_the_zones_last_node_strands_the_pod(cluster, kube):
     pod = get_pod(kube, "nginx-statefulset-0")
     node = pod.spec.node_name
     kube["core"].patch_node(node, {"spec": {"unschedulable": True}})
@@ -242,7 +267,7 @@ def test_5_draining_the_zones_last_node_strands_the_pod(cluster, kube):
     wait_for(lambda: ready(get_pod(kube, "nginx-statefulset-0")), 90, "pod-0 Ready after uncordon")
 
 
-def test_6_dead_vm_needs_the_out_of_service_taint(cluster, kube, azure, lab_env):
+def test_7_dead_vm_needs_the_out_of_service_taint(cluster, kube, azure, lab_env):
     pod = get_pod(kube, "nginx-statefulset-1")
     node = pod.spec.node_name
     pv = kube["core"].read_namespaced_persistent_volume_claim("azuredisk-nginx-statefulset-1", "default").spec.volume_name
@@ -270,7 +295,7 @@ def test_6_dead_vm_needs_the_out_of_service_taint(cluster, kube, azure, lab_env)
     kube["core"].patch_node(node, {"spec": {"taints": None}})
 
 
-def test_7_clone_and_snapshot_restore_carry_the_data(cluster, kube, lab_env):
+def test_8_clone_and_snapshot_restore_carry_the_data(cluster, kube, lab_env):
     core, custom = kube["core"], kube["custom"]
     source = disk_lines(lab_env, kube, "pvc-azuredisk")
     assert source
@@ -293,7 +318,7 @@ def test_7_clone_and_snapshot_restore_carry_the_data(cluster, kube, lab_env):
         assert copied and copied == disk_lines(lab_env, kube, "pvc-azuredisk")[:len(copied)] and len(copied) >= len(source) - 2
 
 
-def test_8_resize_needs_the_pod_stopped_when_online_resize_is_off(cluster, kube, lab_env):
+def test_9_resize_needs_the_pod_stopped_when_online_resize_is_off(cluster, kube, lab_env):
     core, apps = kube["core"], kube["apps"]
     admin(lab_env).call("POST", "/config", {"onlineResize": False})
     name = "azuredisk-nginx-statefulset-0"
@@ -324,7 +349,7 @@ def test_8_resize_needs_the_pod_stopped_when_online_resize_is_off(cluster, kube,
     admin(lab_env).call("POST", "/config", {"onlineResize": True})
 
 
-def test_9_raw_block_volume_attaches(cluster, kube):
+def test_10_raw_block_volume_attaches(cluster, kube):
     kube["core"].create_namespaced_persistent_volume_claim("default", claim("pvc-block", "managed-csi-standard-ssd", volumeMode="Block"))
     kube["core"].create_namespaced_pod("default", pod_using("block-reader", "pvc-block", block=True))
     pod = wait_for(lambda: ready(get_pod(kube, "block-reader")) and get_pod(kube, "block-reader"), 60, "the Block pod Ready")
