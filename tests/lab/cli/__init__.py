@@ -23,7 +23,8 @@ and the ``env`` file ``up`` wrote there; nothing else needs exporting.
   fault add JSON | fault clear
                               add a fault rule (429, 500, 503, reset, lro-fail, lro-hang) / remove them all
   config [JSON]               the runtime settings (onlineResize, principalReplicationDelaySeconds, ...), changed first
-  profile [fast|realistic]    the latency profile, switched first
+  profile [fast|realistic] [--set KIND=SECONDS ...]
+                              the latency profile, switched first (--set: operation durations of its own)
   principal NAME [--role ROLE]... [--scope SCOPE] [--secret]
                               add a service principal with built-in roles; prints its objectId (--secret: its sign-in)
   operations [--since EPOCH]  the long-running operations that ended, as JSON

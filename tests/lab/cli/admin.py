@@ -4,6 +4,7 @@ What the tests need to arrange or measure that the modules under test do not do 
 count a module's ARM calls, make Azure throttle or fail, slow operations down, add a principal.
 """
 
+import argparse
 import json
 
 # Credential listings are POSTs that read.
@@ -59,9 +60,21 @@ def config(lab, arguments):
     _print(lab.admin().call("POST", "/config", json.loads(arguments.settings)) if arguments.settings else lab.admin().call("GET", "/config"))
 
 
+def _duration(text):
+    """``KIND=SECONDS`` as (kind, seconds)."""
+    kind, _, seconds = text.partition("=")
+    try:
+        return kind, float(seconds)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not KIND=SECONDS (vm.attach=5)") from None
+
+
 def profile(lab, arguments):
-    """Switch the latency profile (with a name) and print it."""
-    _print(lab.admin().call("PUT", "/profile", {"name": arguments.name}) if arguments.name else lab.admin().call("GET", "/profile"))
+    """Switch the latency profile (with a name, and ``--set`` durations of its own) and print it."""
+    change = {"name": arguments.name} if arguments.name else {}
+    if arguments.set:
+        change["overrides"] = dict(arguments.set)
+    _print(lab.admin().call("PUT", "/profile", change) if change else lab.admin().call("GET", "/profile"))
 
 
 def principal(lab, arguments):
@@ -119,6 +132,8 @@ def add_verbs(verbs):
     settings.set_defaults(run=config)
     latency_profile = verbs.add_parser("profile", help="print the latency profile; with NAME (fast|realistic), switch to it first")
     latency_profile.add_argument("name", nargs="?", metavar="NAME")
+    latency_profile.add_argument("--set", action="append", type=_duration, metavar="KIND=SECONDS",
+                                 help="an operation's duration instead of the profile's (vm.attach=5); a switch without it clears them")
     latency_profile.set_defaults(run=profile)
     directory = verbs.add_parser("principal", help="add a service principal named NAME to the directory; print its objectId")
     directory.add_argument("name", metavar="NAME")

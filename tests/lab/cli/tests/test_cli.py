@@ -87,7 +87,9 @@ def test_settings_profile_and_principals(lab_dir):
     assert json.loads(lab_cli(lab_dir, "config", json.dumps({"onlineResize": False})))["onlineResize"] is False
     assert json.loads(lab_cli(lab_dir, "config", json.dumps({"onlineResize": True})))["onlineResize"] is True
     assert json.loads(lab_cli(lab_dir, "profile", "realistic"))["name"] == "realistic"
-    assert json.loads(lab_cli(lab_dir, "profile", "fast"))["name"] == "fast"
+    tuned = json.loads(lab_cli(lab_dir, "profile", "realistic", "--set", "vm.attach=5", "--set", "vm.detach=4.5"))
+    assert tuned["overrides"] == {"vm.attach": 5.0, "vm.detach": 4.5} and tuned["durations"]["vm.attach"] == 5.0
+    assert json.loads(lab_cli(lab_dir, "profile", "fast"))["overrides"] == {}
     assert len(lab_cli(lab_dir, "principal", "cli-sp").strip()) == 36
 
 
