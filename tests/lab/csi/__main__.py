@@ -35,12 +35,12 @@ def listen_address(endpoint):
     return endpoint
 
 
-def build_server(config, endpoint, workers=16):
-    """A started gRPC server with the controller's services on ``endpoint``."""
+def build_server(config, endpoint, workers=16, batch_delay=1.0):
+    """A started gRPC server with the controller's services on ``endpoint`` (``batch_delay``: seconds an attach or detach waits for more)."""
     # pylint: disable-next=import-outside-toplevel
     from . import servicer  # generates the CSI protos on first use
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="csi"))
-    servicer.add_to_server(server, Azure(config))
+    servicer.add_to_server(server, Azure(config), batch_delay)
     if not server.add_insecure_port(listen_address(endpoint)):
         raise OSError(f"cannot listen on {endpoint}")
     server.start()
@@ -55,13 +55,15 @@ def main(argv=None):
     parser.add_argument("--resource-group", default="", help="node resource group (overrides the config)")
     parser.add_argument("--location", default="", help="the cluster's location (overrides the config)")
     parser.add_argument("--workers", type=int, default=16, help="concurrent CSI calls")
+    parser.add_argument("--attach-detach-initial-delay-ms", type=int, default=1000,
+                        help="how long the first attach or detach of a VM waits for more to batch (the driver's flag and default)")
     parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     args = parser.parse_args(argv)
     logging.basicConfig(stream=sys.stderr, level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("azure").setLevel(logging.WARNING)
     try:
         config = cloud_config.LiveConfig(args.config, resource_group=args.resource_group, location=args.location)
-        server = build_server(config, args.endpoint, args.workers)
+        server = build_server(config, args.endpoint, args.workers, args.attach_detach_initial_delay_ms / 1000)
     except (cloud_config.ConfigError, OSError, ValueError, RuntimeError) as error:
         LOG.error("cannot start: %s", error)
         return 2

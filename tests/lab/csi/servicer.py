@@ -10,8 +10,10 @@ Mirrored behaviour (azuredisk-csi-driver v1.34, controller side):
   idempotent on the same node; unpublish = detach, a no-op when already detached or when the VM is gone;
 - attaches (and detaches) for one VM are batched as the driver batches them per node: a request
   joins its VM's queue, and whoever next holds the VM's lock sends every queued change of its kind in
-  one VM update, so disks that arrive while an update runs go together in the next one (a failed
-  update fails every request of its batch, which the attacher retries);
+  one VM update, so disks that arrive while an update runs go together in the next one; a request
+  that finds the queue empty first waits ``batch_delay`` under the lock for more (the driver's
+  ``--attach-detach-initial-delay-ms``, 1000 by default). A failed update fails every request of its
+  batch, which the attacher retries;
 - a disk (maxShares 1) attached to another node is detached there first and then attached (the
   driver's answer to its DanglingAttachError); a failed detach is INTERNAL "Could not detach volume
   ... from node ...", a second refusal of the attach INTERNAL "Attach volume ... failed with ...";
@@ -242,10 +244,11 @@ class IdentityServicer(CSI_GRPC.IdentityServicer):
 class ControllerServicer(CSI_GRPC.ControllerServicer):
     """The Controller service over the Azure operations of ``azure`` (an ``azureops.Azure``)."""
 
-    def __init__(self, azure):
+    def __init__(self, azure, batch_delay=1.0):
         self.azure = azure
         self.config = azure.config
         self.locks = OperationLocks()
+        self.batch_delay = batch_delay
         self._queues = {}
         self._queues_guard = threading.Lock()
 
@@ -375,9 +378,13 @@ class ControllerServicer(CSI_GRPC.ControllerServicer):
         """Queue the change for its VM; the first queued request to get the VM's lock sends the batch. Returns it done."""
         key = (f"{group}/{vm_ref[0]}/{vm_ref[1]}".lower(), change.attach)
         with self._queues_guard:
-            self._queues.setdefault(key, []).append(change)
+            queue = self._queues.setdefault(key, [])
+            queue.append(change)
+            first = len(queue) == 1
         with self.azure.vm_lock(group, *vm_ref):
             if not change.done.is_set():
+                if first and self.batch_delay:
+                    time.sleep(self.batch_delay)  # wait for more requests on this VM
                 with self._queues_guard:
                     batch = self._queues.pop(key, [])
                 try:
@@ -590,7 +597,7 @@ class ControllerServicer(CSI_GRPC.ControllerServicer):
                                          next_token=token)
 
 
-def add_to_server(server, azure):
-    """Register the Identity and Controller services of one controller on a gRPC server."""
+def add_to_server(server, azure, batch_delay=1.0):
+    """Register the Identity and Controller services of one controller on a gRPC server (``batch_delay``: seconds)."""
     CSI_GRPC.add_IdentityServicer_to_server(IdentityServicer(), server)
-    CSI_GRPC.add_ControllerServicer_to_server(ControllerServicer(azure), server)
+    CSI_GRPC.add_ControllerServicer_to_server(ControllerServicer(azure, batch_delay), server)

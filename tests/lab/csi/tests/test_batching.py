@@ -9,6 +9,7 @@ import pytest
 from .test_controller import create, data_disks, delete, publish, unpublish
 
 SLOW_UPDATE = 1.0
+INITIAL_DELAY = 1.0  # the controller's --attach-detach-initial-delay-ms default, which the test controller runs with
 
 
 def vm_updates(lab, since, node):
@@ -33,41 +34,58 @@ def slow_vm_updates(lab):
     lab.admin("PUT", "profile", json={"name": "fast"})
 
 
-def test_concurrent_attaches_and_detaches_share_one_vm_update(csi, compute, cluster, lab, slow_vm_updates):
-    """One attach runs alone; two arriving while it runs go together in the next VM update; the same for detaches."""
+def staggered(call, csi, node, volumes, lag):
+    """Run ``call`` for the first volume, and ``lag`` seconds later for the others at once; their results in order."""
+    with ThreadPoolExecutor(max_workers=len(volumes)) as pool:
+        leading = pool.submit(call, csi, volumes[0], node)
+        time.sleep(lag)
+        gate = threading.Barrier(len(volumes) - 1)
+
+        def after_gate(volume):
+            gate.wait()
+            return call(csi, volume, node)
+        following = [pool.submit(after_gate, volume) for volume in volumes[1:]]
+        return [leading.result(timeout=30)] + [future.result(timeout=30) for future in following]
+
+
+def vm_operations(lab, node, kind, since):
+    """The emulator's operations of ``kind`` on the node's VM that started after epoch ``since``."""
+    suffix = f"/virtualmachines/{int(node[-6:], 36)}"
+    return [operation for operation in lab.admin("GET", "operations").json()["operations"]
+            if operation["kind"] == kind and operation["resourceId"].lower().endswith(suffix) and operation["started"] >= since]
+
+
+def test_requests_within_the_initial_delay_share_one_vm_update(csi, compute, cluster, lab, slow_vm_updates):
+    """Attaches arriving while the first one waits its initial delay go in its VM update: one PUT, one operation; detaches too."""
     node = cluster.zones["2"][0]
-    first, second, third = (create(csi, preferred=("2",)) for _number in range(3))
-    names = {volume.volume_id.rsplit("/", 1)[1] for volume in (first, second, third)}
+    volumes = [create(csi, preferred=("2",)) for _number in range(3)]
+    since, began = last_request(lab), time.time()
+    luns = staggered(publish, csi, node, volumes, INITIAL_DELAY / 3)
+    assert sorted(luns) == ["0", "1", "2"]
+    assert set(data_disks(compute, cluster, node)) == {volume.volume_id.rsplit("/", 1)[1] for volume in volumes}
+    assert len(vm_updates(lab, since, node)) == 1, vm_updates(lab, since, node)
+    assert len(vm_operations(lab, node, "vm.attach", began)) == 1
 
-    def together(call, *volumes):
-        """Run ``call`` for the first volume, and for the others at once while its VM update runs; their results."""
-        with ThreadPoolExecutor(max_workers=len(volumes)) as pool:
-            leading = pool.submit(call, csi, volumes[0], node)
-            time.sleep(SLOW_UPDATE / 3)
-            gate = threading.Barrier(len(volumes) - 1)
+    since, began = last_request(lab), time.time()
+    staggered(unpublish, csi, node, volumes, INITIAL_DELAY / 3)
+    assert not data_disks(compute, cluster, node)
+    assert len(vm_updates(lab, since, node)) == 1, vm_updates(lab, since, node)
+    assert len(vm_operations(lab, node, "vm.detach", began)) == 1
+    for volume in volumes:
+        delete(csi, volume)
 
-            def after_gate(volume):
-                gate.wait()
-                return call(csi, volume, node)
-            following = [pool.submit(after_gate, volume) for volume in volumes[1:]]
-            return [leading.result(timeout=30)] + [future.result(timeout=30) for future in following]
 
+def test_requests_during_an_update_go_together_in_the_next(csi, compute, cluster, lab, slow_vm_updates):
+    """Attaches arriving while a VM update runs wait for it and then share the next update: two PUTs for three disks."""
+    node = cluster.zones["2"][0]
+    volumes = [create(csi, preferred=("2",)) for _number in range(3)]
     since = last_request(lab)
     started = time.monotonic()
-    luns = together(publish, first, second, third)
+    staggered(publish, csi, node, volumes, INITIAL_DELAY + SLOW_UPDATE / 2)
     elapsed = time.monotonic() - started
-    assert sorted(luns) == ["0", "1", "2"]
-    assert set(data_disks(compute, cluster, node)) == names
+    assert len(data_disks(compute, cluster, node)) == 3
     assert len(vm_updates(lab, since, node)) == 2, vm_updates(lab, since, node)
-    assert elapsed < 3 * SLOW_UPDATE, f"three attaches in two updates took {elapsed:.1f} s"
-    operations = [operation for operation in lab.admin("GET", "operations").json()["operations"]
-                  if operation["kind"] == "vm.attach" and operation["resourceId"].lower().endswith(
-                      f"/virtualmachines/{int(node[-6:], 36)}") and operation["started"] >= time.time() - elapsed - 1]
-    assert len(operations) == 2, operations
-
-    since = last_request(lab)
-    together(unpublish, first, second, third)
-    assert not data_disks(compute, cluster, node)
-    assert len(vm_updates(lab, since, node)) == 2, vm_updates(lab, since, node)
-    for volume in (first, second, third):
+    assert elapsed < 2 * (INITIAL_DELAY + SLOW_UPDATE) + 1.5, f"three attaches in two updates took {elapsed:.1f} s"
+    for volume in volumes:
+        unpublish(csi, volume, node)
         delete(csi, volume)
