@@ -9,7 +9,9 @@ uniformly from ``[1 - spread, 1 + spread]`` (realistic: 0.15, fast: 0).  The dra
 n-th operation of a kind gets the same duration for the same ``seed`` whatever else runs, so a run
 can be repeated.  Overrides are taken as given, without spread.  The ``pod.*`` kinds are the
 kubelet's times the bridge reads (mount and container start, a readiness probe's first success when
-the pod names no probe, a container's exit after SIGTERM).
+the pod names no probe, a container's exit after SIGTERM); with ``probeTimes`` (realistic) a pod's
+own readiness probe decides instead (``initialDelaySeconds`` + ``periodSeconds``), the fast profile
+keeps ``pod.ready`` for every pod.
 
 The realistic profile sends ARM's integer ``Retry-After`` (at least one second) on polling
 responses.  The fast profile sends ``retry-after-ms`` instead (azure-core reads it when there is
@@ -57,8 +59,8 @@ FAST = {key: 0.15 for key in REALISTIC} | {
 }
 
 PROFILES = {
-    "fast": {"durations": FAST, "poll_ms": 100, "request_ms": 0, "tick": 0.05, "spread": 0.0},
-    "realistic": {"durations": REALISTIC, "poll_ms": None, "request_ms": 40, "tick": 0.5, "spread": 0.15},
+    "fast": {"durations": FAST, "poll_ms": 100, "request_ms": 0, "tick": 0.05, "spread": 0.0, "probeTimes": False},
+    "realistic": {"durations": REALISTIC, "poll_ms": None, "request_ms": 40, "tick": 0.5, "spread": 0.15, "probeTimes": True},
 }
 DEFAULT_SEED = 1
 
@@ -119,4 +121,5 @@ class LatencyProfile:
     def describe(self):
         """The admin API's view of the profile."""
         return {"name": self.name, "overrides": self.overrides, "spread": self.spread, "seed": self.seed,
+                "probeTimes": PROFILES[self.name]["probeTimes"],
                 "durations": {kind: self.nominal(kind) for kind in REALISTIC}}

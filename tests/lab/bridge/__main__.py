@@ -3,8 +3,10 @@
 ``python -m lab.bridge --kubeconfig FILE --admin-url URL --ca FILE`` (with ``PYTHONPATH=tests``)
 runs until stopped: every ``--interval`` seconds it reads the backed AKS cluster from the
 emulator's admin API and keeps the Nodes, the kubelet's volume reports and the writer pods in
-step (see ``nodes``, ``kubelet`` and ``writer``). Like AKS writing ``/etc/kubernetes/azure.json``
-for its managed CSI driver, it writes the backed cluster's cloud config to ``--cloud-config``.
+step (see ``nodes``, ``kubelet`` and ``writer``), with the pod times of the emulator's latency
+profile (read on every pass, so ``python -m lab profile`` switches both sides). Like AKS writing
+``/etc/kubernetes/azure.json`` for its managed CSI driver, it writes the backed cluster's cloud
+config to ``--cloud-config``.
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ def run(args) -> None:
             view = admin.call("GET", "/kube")
             publish_cloud_config(args.cloud_config, view["cluster"])
             nodes.reconcile(view["cluster"], view["instances"])
-            writer.update(kubelet.reconcile())
+            writer.update(kubelet.reconcile(admin.call("GET", "/profile")))
         except Exception as exc:  # pylint: disable=broad-except  # keep running through a restart of either side
             log.warning("reconcile failed: %s", exc)
         writer.stopping.wait(max(0.0, args.interval - (time.monotonic() - started)))

@@ -10,8 +10,16 @@ attach/detach, PV and expansion controllers behave as on AKS:
   freezes, so a stranded volume stays attached until the out-of-service taint or the 6-minute
   forced detach, as the seed observed.
 * a pod is started only once each of its CSI volumes has an attached VolumeAttachment to its node:
-  the pod gets the ``lab.kubedisk.io/volumes-attached`` mark, and the lab's kwok pod-ready stage
-  waits for that mark (the kubelet keeps a pod in ContainerCreating until its volumes are mounted).
+  the pod gets the ``lab.kubedisk.io/volumes-attached`` mark with the times its containers run
+  (``started-at``: mount and container start, the profile's ``pod.start`` later) and it turns Ready
+  (``ready-at``: its readiness probe's ``initialDelaySeconds`` + ``periodSeconds`` under a profile
+  with ``probeTimes``, else ``pod.ready``), and the lab's kwok stages wait for those times (the
+  kubelet keeps a pod in ContainerCreating until its volumes are mounted, then NotReady until its
+  probe passes).
+* a deleted pod on a live node gets ``stopped-at``, when its containers have exited: SIGTERM at the
+  deletion (as this pass sees it), exit ``pod.stop`` later but within the grace period, or only at
+  the grace period's end (SIGKILL) for a pod annotated ``lab.kubedisk.io/ignores-sigterm: "true"``;
+  the lab's kwok pod-delete stage removes the pod then, so it stays Terminating meanwhile.
 * a PVC in ``FileSystemResizePending`` is finished (capacity raised, resize conditions and allocated
   resource status cleared) once a running pod on a live node mounts it: the kubelet's NodeExpand.
 
@@ -21,12 +29,21 @@ when it stops the bridge also takes the node's lease from kwok, which is how a d
 
 from __future__ import annotations
 
+import datetime
 import logging
+
+from kubernetes.client.exceptions import ApiException
 
 DRIVER = "disk.csi.azure.com"
 KWOK_ANNOTATION = "kwok.x-k8s.io/node"
 KWOK_LIVE = "fake"
 VOLUMES_ATTACHED = "lab.kubedisk.io/volumes-attached"
+STARTED_AT = "lab.kubedisk.io/started-at"
+READY_AT = "lab.kubedisk.io/ready-at"
+STOPPED_AT = "lab.kubedisk.io/stopped-at"
+IGNORES_SIGTERM = "lab.kubedisk.io/ignores-sigterm"
+# the kubelet's own timings when the emulator's profile cannot be read (the fast profile's)
+DEFAULT_PROFILE = {"probeTimes": False, "durations": {"pod.start": 0.3, "pod.ready": 0.2, "pod.stop": 0.3}}
 POWER = "lab.kubedisk.io/power"
 RUNNING = "running"
 FINISHED_PHASES = ("Succeeded", "Failed")
@@ -39,6 +56,31 @@ log = logging.getLogger("lab.bridge.kubelet")
 def unique_volume_name(volume_handle: str) -> str:
     """Name the kubelet reports in volumesInUse for a CSI volume (``kubernetes.io/csi/<driver>^<handle>``)."""
     return "kubernetes.io/csi/%s^%s" % (DRIVER, volume_handle)
+
+
+def stamp(moment: datetime.datetime) -> str:
+    """RFC 3339 with microseconds, as kwok's stage delays read a time from an annotation."""
+    return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def readiness_seconds(pod, profile: dict) -> float:
+    """Seconds from container start to Ready: the slowest container's readiness probe, or the profile's ``pod.ready``."""
+    probes = [c.readiness_probe for c in pod.spec.containers or [] if c.readiness_probe is not None]
+    if not profile.get("probeTimes") or not probes:
+        return profile["durations"]["pod.ready"]
+    return max((probe.initial_delay_seconds or 0) + (probe.period_seconds or 10) for probe in probes)
+
+
+def stop_time(pod, profile: dict, seen: datetime.datetime) -> datetime.datetime:
+    """When a deleted pod's containers have exited: ``pod.stop`` after SIGTERM (the deletion, ``seen`` by this pass),
+    at most at the end of the grace period (``deletionTimestamp``, SIGKILL), which is also when a pod that ignores SIGTERM goes.
+
+    The deletion is dated by when the kubelet sees it: ``deletionTimestamp`` has whole seconds only.
+    """
+    killed = pod.metadata.deletion_timestamp
+    if (pod.metadata.annotations or {}).get(IGNORES_SIGTERM) == "true":
+        return killed
+    return min(killed, seen + datetime.timedelta(seconds=profile["durations"]["pod.stop"]))
 
 
 def node_is_live(node) -> bool:
@@ -90,12 +132,14 @@ class KubeletEmulator:
         self.core = core
         self.storage = storage
 
-    def reconcile(self) -> Snapshot:
-        """One pass over the cluster; returns the snapshot it acted on (the writer reuses it)."""
+    def reconcile(self, profile=None) -> Snapshot:
+        """One pass over the cluster with the emulator's latency ``profile``; returns the snapshot it acted on (the writer reuses it)."""
+        profile = profile or DEFAULT_PROFILE
         snap = Snapshot(self.core, self.storage)
         live = {name for name, node in snap.nodes.items() if node_is_live(node)}
         self._report_volumes_in_use(snap, live)
-        self._mark_started_pods(snap, live)
+        self._mark_started_pods(snap, live, profile)
+        self._mark_stopping_pods(snap, live, profile)
         self._finish_fs_resizes(snap, live)
         return snap
 
@@ -110,14 +154,31 @@ class KubeletEmulator:
                 log.info("node %s volumesInUse %s", name, sorted(volumes))
                 self.core.patch_node_status(name, {"status": {"volumesInUse": sorted(volumes)}})
 
-    def _mark_started_pods(self, snap: Snapshot, live: set) -> None:
+    def _mark_started_pods(self, snap: Snapshot, live: set, profile: dict) -> None:
         for pod in snap.pods:
             annotations = pod.metadata.annotations or {}
             if pod.spec.node_name not in live or pod.metadata.deletion_timestamp or annotations.get(VOLUMES_ATTACHED) == "true":
                 continue
             if snap.volumes_ready(pod):
-                log.info("pod %s/%s volumes attached on %s", pod.metadata.namespace, pod.metadata.name, pod.spec.node_name)
-                self.core.patch_namespaced_pod(pod.metadata.name, pod.metadata.namespace, {"metadata": {"annotations": {VOLUMES_ATTACHED: "true"}}})
+                started = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=profile["durations"]["pod.start"])
+                ready = started + datetime.timedelta(seconds=readiness_seconds(pod, profile))
+                log.info("pod %s/%s volumes attached on %s; running at %s, ready at %s", pod.metadata.namespace, pod.metadata.name,
+                         pod.spec.node_name, stamp(started), stamp(ready))
+                self.core.patch_namespaced_pod(pod.metadata.name, pod.metadata.namespace, {"metadata": {"annotations": {
+                    VOLUMES_ATTACHED: "true", STARTED_AT: stamp(started), READY_AT: stamp(ready)}}})
+
+    def _mark_stopping_pods(self, snap: Snapshot, live: set, profile: dict) -> None:
+        for pod in snap.pods:
+            if pod.spec.node_name not in live or not pod.metadata.deletion_timestamp or STOPPED_AT in (pod.metadata.annotations or {}):
+                continue
+            stopped = stop_time(pod, profile, datetime.datetime.now(datetime.timezone.utc))
+            log.info("pod %s/%s stopping on %s; containers exited at %s", pod.metadata.namespace, pod.metadata.name, pod.spec.node_name,
+                     stamp(stopped))
+            try:
+                self.core.patch_namespaced_pod(pod.metadata.name, pod.metadata.namespace, {"metadata": {"annotations": {STOPPED_AT: stamp(stopped)}}})
+            except ApiException as exc:
+                if exc.status != 404:  # gone meanwhile (a forced deletion)
+                    raise
 
     def _finish_fs_resizes(self, snap: Snapshot, live: set) -> None:
         mounted = set()

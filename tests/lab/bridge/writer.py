@@ -5,7 +5,9 @@ to its Azure Disk every second. In the lab a pod annotated ``lab.kubedisk.io/wri
 gets the same: while it is Running and Ready on a live node with its volume attached, a line
 ``<UTC time> <namespace>/<pod> <node>`` is appended to the bytes of its first CSI volume's disk
 (through the emulator, which keeps each disk as a file). Gaps in the lines are the downtime; lines
-that vanish would be data loss.
+that vanish would be data loss. The writer stops at SIGTERM, that is when the pod is deleted (the
+pod stays Terminating while its containers exit); a pod annotated ``lab.kubedisk.io/ignores-sigterm:
+"true"`` writes on until SIGKILL at the end of its grace period.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import logging
 import threading
 import time
 
-from .kubelet import node_is_live
+from .kubelet import IGNORES_SIGTERM, node_is_live
 
 WRITER = "lab.kubedisk.io/writer"
 INTERVAL = 1.0
@@ -25,6 +27,16 @@ log = logging.getLogger("lab.bridge.writer")
 
 def _ready(pod) -> bool:
     return pod.status.phase == "Running" and any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or [])
+
+
+def _signalled(pod) -> bool:
+    """True once the pod's writer has stopped: deleted (SIGTERM), or for a pod that ignores SIGTERM, past its grace period."""
+    deleted = pod.metadata.deletion_timestamp
+    if not deleted:
+        return False
+    if (pod.metadata.annotations or {}).get(IGNORES_SIGTERM) != "true":
+        return True
+    return datetime.datetime.now(datetime.timezone.utc) >= deleted
 
 
 class Writer:
@@ -45,7 +57,7 @@ class Writer:
         """Take the writer pods that run now from a reconcile snapshot."""
         targets = {}
         for pod in snap.pods:
-            if (pod.metadata.annotations or {}).get(WRITER) != "true" or pod.metadata.deletion_timestamp or not _ready(pod):
+            if (pod.metadata.annotations or {}).get(WRITER) != "true" or _signalled(pod) or not _ready(pod):
                 continue
             node = snap.nodes.get(pod.spec.node_name)
             volumes = [pv for _pvc, pv in snap.csi_volumes(pod) if pv is not None]
