@@ -8,10 +8,10 @@ Azure's operation times vary: each operation takes its kind's duration times a f
 uniformly from ``[1 - spread, 1 + spread]`` (realistic: 0.15, fast: 0).  The draws are seeded: the
 n-th operation of a kind gets the same duration for the same ``seed`` whatever else runs, so a run
 can be repeated.  Overrides are taken as given, without spread.  The ``pod.*`` kinds are the
-kubelet's times the bridge reads (mount and container start, a readiness probe's first success when
-the pod names no probe, a container's exit after SIGTERM); with ``probeTimes`` (realistic) a pod's
-own readiness probe decides instead (``initialDelaySeconds`` + ``periodSeconds``), the fast profile
-keeps ``pod.ready`` for every pod.
+kubelet's times the bridge reads (mount and container start; start to Ready of a pod without a
+readiness probe, the kubelet's next status update; a container's exit after SIGTERM); with
+``probeTimes`` (realistic) a pod's own readiness probe decides instead (``initialDelaySeconds`` +
+``periodSeconds``), the fast profile keeps ``pod.ready`` for every pod.
 
 The realistic profile sends ARM's integer ``Retry-After`` (at least one second) on polling
 responses.  The fast profile sends ``retry-after-ms`` instead (azure-core reads it when there is
@@ -45,7 +45,7 @@ REALISTIC = {
     "vm.powerOff": 20.0,
     "vm.restart": 30.0,
     "pod.start": 4.0,
-    "pod.ready": 5.0,
+    "pod.ready": 1.0,
     "pod.stop": 2.0,
 }
 
