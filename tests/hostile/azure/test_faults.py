@@ -1,42 +1,49 @@
 """Each Azure module's create, update and delete under each fault the emulator injects.
 
 A run under a fault either succeeds after retrying within ``timeout``, or fails cleanly naming Azure's answer (code and
-request id), within ``timeout`` plus a small margin. Afterwards, with the faults gone, a rerun converges and the resource
-is what was asked for. Faults tied to one request path run several cases at once; faults every request may meet
-(the token endpoint, operation polls) run one case at a time.
+request id), within ``timeout`` plus a small margin (timed from the fork of the module's process to its exit).
+Afterwards, with the faults gone, a rerun converges and the resource is what was asked for. Faults aimed at a case's
+own request run many cases at once; the failing token endpoint fails every request, so its cases run at once under
+one rule; resets of operation polls hit whichever poll comes next, so those cases run one at a time.
 """
 
 from concurrent.futures import ThreadPoolExecutor
 
 from harness import MARGIN
 
-TIMEOUT = 8
-WORKERS = 4
+TIMEOUT = 15
+# The rerun only has to converge: it gets more time, so a loaded machine does not fail it. A rerun after an endless
+# operation waits for that operation and says so when its own (short) timeout ends.
+RERUN_TIMEOUT = 30
+HUNG_RERUN_TIMEOUT = 3
+WORKERS = 6
 POOLS = [{"name": "system", "mode": "System", "count": 1, "zones": ["1", "2"], "vm_size": "standard_d4s_v5"}]
 POLL = r"/providers/[^/]+/locations/[^/]+/operations/"
 
-# name -> (fault rule without its path, whether it targets the operation's own request, what a failure must name)
+# Where a fault's rule reaches: the case's own request, every request (cases at once), the next poll (one case at a time).
+OWN, EVERY, NEXT_POLL = "own request", "every request", "next poll"
+# name -> (fault rule without its path, where it reaches, what a failure must name; None: the run must succeed)
 FAULTS = {
-    "429 Retry-After 1": ({"action": "429", "retryAfter": 1, "count": 2}, True, None),
-    "429 Retry-After 120": ({"action": "429", "retryAfter": 120, "count": 1}, True, ("TooManyRequests", "request id")),
-    "500 x20": ({"action": "500", "count": 20}, True, ("InternalServerError", "request id")),
-    "503 x2": ({"action": "503", "count": 2}, True, None),
-    "reset on write": ({"action": "reset", "count": 1}, True, None),
-    "reset on poll": ({"action": "reset", "probability": 0.3, "method": "GET", "path": POLL}, False, None),
-    "operation Failed": ({"action": "lro-fail", "count": 1, "code": "InjectedOperationFailure"}, True, ("InjectedOperationFailure",)),
-    "operation never ends": ({"action": "lro-hang", "count": 1}, True, ("did not finish within timeout",)),
-    "token endpoint 500": ({"action": "500", "count": 60, "path": r"/oauth2/"}, False, ("authentication",)),
+    "429 Retry-After 1": ({"action": "429", "retryAfter": 1, "count": 2}, OWN, None),
+    "429 Retry-After 120": ({"action": "429", "retryAfter": 120, "count": 1}, OWN, ("TooManyRequests", "request id")),
+    "500 x20": ({"action": "500", "count": 20}, OWN, ("InternalServerError", "request id")),
+    "503 x2": ({"action": "503", "count": 2}, OWN, None),
+    "reset on write": ({"action": "reset", "count": 1}, OWN, None),
+    "reset on poll x2": ({"action": "reset", "count": 2, "method": "GET", "path": POLL}, NEXT_POLL, None),
+    "operation Failed": ({"action": "lro-fail", "count": 1, "code": "InjectedOperationFailure"}, OWN, ("InjectedOperationFailure",)),
+    "operation never ends": ({"action": "lro-hang", "count": 1}, OWN, ("did not finish within timeout",)),
+    "token endpoint 500": ({"action": "500", "probability": 1.0, "path": r"/oauth2/"}, EVERY, ("authentication",)),
 }
-LRO_ONLY = ("reset on poll", "operation Failed", "operation never ends")
+LRO_ONLY = ("reset on poll x2", "operation Failed", "operation never ends")
 READ_FAULTS = ("429 Retry-After 1", "429 Retry-After 120", "500 x20", "503 x2", "reset on write", "token endpoint 500")
 
 
 class Case:
     """One module operation, made ready in the lab: the args of the run, its request (method, path) and the end state."""
 
-    def __init__(self, module, operation, args, method, path, names, check=None, lro=True):
+    def __init__(self, module, operation, args, method, path, names, check=None):
         self.module, self.operation, self.args = module, operation, dict(args, timeout=TIMEOUT)
-        self.method, self.path, self.names, self.check, self.lro = method, path, names, check, lro
+        self.method, self.path, self.names, self.check = method, path, names, check
 
 
 def prepare(lab, module, operation):
@@ -51,8 +58,15 @@ def prepare(lab, module, operation):
             args = {"name": rg, "state": "absent"}
         method = {"create": "PUT", "update": "PATCH", "delete": "DELETE"}[operation]
         return Case(module, operation, args, method, "/resourcegroups/%s$" % rg, [rg],
-                    ("resource_group", None, rg, want), lro=operation == "delete")
+                    ("resource_group", None, rg, want))
     lab.group(rg)
+    if module == "aks_cluster_info":
+        cluster = lab.unique("haks")
+        created = lab.run("aks_cluster", {"name": cluster, "resource_group": rg, "location": lab.location, "node_pools": POOLS,
+                                          "timeout": 60})[0]
+        assert not created.get("failed"), created
+        args = {"name": cluster, "resource_group": rg, "kubeconfig": {"path": str(lab.dir / ("kubeconfig-" + cluster))}}
+        return Case(module, operation, args, "GET", "/managedClusters/%s" % cluster, [cluster])
     if module == "aks_cluster":
         name = lab.unique("haks")
         base = {"name": name, "resource_group": rg, "location": lab.location, "node_pools": POOLS}
@@ -66,7 +80,7 @@ def prepare(lab, module, operation):
             assert not result.get("failed"), result
             args["state"] = "absent"
         return Case(module, operation, args, "PUT" if operation == "create" else "DELETE",
-                    "/resourceGroups/%s/providers/Microsoft.Authorization/roleAssignments/" % rg, [rg], lro=False)
+                    "/resourceGroups/%s/providers/Microsoft.Authorization/roleAssignments/" % rg, [rg])
     disk = lab.disk(rg, lab.unique("hsrc"))
     name = lab.unique("hdst")
     if module == "disk_snapshot":
@@ -90,9 +104,9 @@ def _resource_case(lab, module, operation, base, update, name, rg, path):
 
 def rule_for(case, fault_name):
     """The fault rule of ``fault_name`` aimed at the request of ``case`` (or at every request it may meet)."""
-    rule, own_request = FAULTS[fault_name][:2]
+    rule, reach = FAULTS[fault_name][:2]
     rule = dict(rule)
-    if own_request:
+    if reach == OWN:
         rule.setdefault("method", case.method)
         rule["path"] = case.path
     return rule
@@ -126,9 +140,10 @@ def judge(lab, case, fault_name, run):
         outcome = "ok, changed" if result.get("changed") else "ok"
         if must_name is not None and fault_name != "429 Retry-After 120":
             problems.append("succeeded although the fault should fail it")
-    rerun = lab.run(case.module, case.args)[0]
+    hung = fault_name == "operation never ends"
+    rerun = lab.run(case.module, dict(case.args, timeout=HUNG_RERUN_TIMEOUT if hung else RERUN_TIMEOUT))[0]
     rerun_msg = rerun.get("msg") or ""
-    if fault_name == "operation never ends" and result.get("failed"):
+    if hung and result.get("failed"):
         # The operation stays in flight for good: the rerun waits for it and says so when its own timeout ends.
         rerun_outcome = "still running" if "still running" in rerun_msg else ("ok" if not rerun.get("failed") else "failed")
         if rerun.get("failed") and "still running" not in rerun_msg:
@@ -176,38 +191,40 @@ def plan():
                   ("disk_snapshot", "create"), ("disk_snapshot", "update"), ("disk_snapshot", "delete"),
                   ("disk_restore", "create"), ("disk_restore", "update"), ("disk_restore", "delete")]
     sync = {("resource_group", "create"), ("resource_group", "update"), ("role_assignment", "create"), ("role_assignment", "delete")}
-    return [(m, o, f) for m, o in operations for f in FAULTS if not (f in LRO_ONLY and (m, o) in sync)]
+    return [(m, o, f) for m, o in operations for f in FAULTS if not (f in LRO_ONLY and (m, o) in sync)] + \
+        [("aks_cluster_info", "read", f) for f in READ_FAULTS]
 
 
-def info_case(lab, cluster, rg, path):
-    return Case("aks_cluster_info", "read", {"name": cluster, "resource_group": rg, "kubeconfig": {"path": path}},
-                "GET", "/managedClusters/%s" % cluster, [cluster], lro=False)
-
-
-def test_fault_matrix(lab, report, tmp_path):
+def test_fault_matrix(lab, report):
     cells = plan()
     rows, problems = [], []
+
+    def add(results):
+        for row, seen in results:
+            rows.append(row)
+            problems.extend(seen)
+
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        local = [c for c in cells if FAULTS[c[2]][1]]
-        for row, seen in pool.map(lambda cell: run_case(lab, prepare(lab, cell[0], cell[1]), cell[2]), local):
-            rows.append(row)
-            problems += seen
-        for fault in [f for f in FAULTS if not FAULTS[f][1]]:
-            shared = [c for c in cells if c[2] == fault]
-            cases = list(pool.map(lambda cell: prepare(lab, cell[0], cell[1]), shared))
-            for row, seen in run_shared(lab, pool, cases, fault):
-                rows.append(row)
-                problems += seen
-        rg = lab.unique("hrg")
-        lab.group(rg)
-        cluster = lab.unique("haks")
-        created = lab.run("aks_cluster", {"name": cluster, "resource_group": rg, "location": lab.location, "node_pools": POOLS})[0]
-        assert not created.get("failed"), created
-        for index, fault in enumerate(READ_FAULTS):
-            case = info_case(lab, cluster, rg, str(tmp_path / ("kubeconfig-%d" % index)))
-            row, seen = run_case(lab, case, fault) if FAULTS[fault][1] else run_shared(lab, pool, [case], fault)[0]
-            rows.append(row)
-            problems += seen
-    report("Fault matrix (timeout %d s; writes = accepted ARM writes of the faulted run)" % TIMEOUT,
-           ["module", "operation", "fault", "outcome", "seconds", "writes", "rerun"], rows)
+        own = [c for c in cells if FAULTS[c[2]][1] == OWN]
+        add(pool.map(lambda cell: run_case(lab, prepare(lab, cell[0], cell[1]), cell[2]), own))
+        for fault in [f for f in FAULTS if FAULTS[f][1] != OWN]:
+            cases = list(pool.map(lambda cell: prepare(lab, cell[0], cell[1]), [c for c in cells if c[2] == fault]))
+            if FAULTS[fault][1] == EVERY:
+                add(run_shared(lab, pool, cases, fault))
+            else:
+                add(run_case(lab, case, fault) for case in cases)
+    report("Fault matrix (timeout %d s, margin %g s; seconds from the fork of the run to its exit; writes = accepted ARM "
+           "writes of the faulted run)" % (TIMEOUT, MARGIN), ["module", "operation", "fault", "outcome", "seconds", "writes", "rerun"],
+           rows)
+    report("Fault matrix counts", ["cells", "ok", "failed naming Azure's answer", "rerun converged", "rerun still running",
+                                   "longest run", "problems"], [summary(rows, problems)])
     assert not problems, "\n".join(problems)
+
+
+def summary(rows, problems):
+    """The counts a reader quotes: outcomes of the faulted runs and of the reruns, the longest run, the problems."""
+    return {"cells": len(rows), "ok": sum(1 for r in rows if r["outcome"].startswith("ok")),
+            "failed naming Azure's answer": sum(1 for r in rows if r["outcome"].startswith("failed")),
+            "rerun converged": sum(1 for r in rows if r["rerun"].startswith("converged")),
+            "rerun still running": sum(1 for r in rows if r["rerun"] == "still running"),
+            "longest run": "%s s" % max((r["seconds"] for r in rows), key=float), "problems": len(problems)}

@@ -1,18 +1,21 @@
 """Bad inputs to the Azure-side roles (aks_cluster, kubelet_rbac, disk_csi, volume_snapshot), through ansible-playbook.
 
-One generated playbook includes each role once per input, in a block whose rescue records the failure message: the
+Generated playbooks include each role once per input, in a block whose rescue records the failure message: the
 role's argument spec refuses wrong types and choices, the collection's modules the values Azure would refuse. Every
-input must fail with a message naming what is wrong, and the request log must show no ARM write.
+input must fail with a message naming what is wrong, and the request log must show no ARM write. The inputs are
+split over a few playbooks run at once (each module task is an interpreter start of its own).
 """
 
 import json
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 from harness import ROOT, lab_cli
 
 GUID = "3f2504e0-4f89-11d3-9a0c-0305e82c3301"
+PLAYBOOKS = 3
 POOL = {"name": "system", "mode": "System", "count": 1, "zones": ["1"], "vm_size": "standard_d4s_v5"}
 
 
@@ -94,9 +97,9 @@ def role_inputs(rg):
 
 
 def playbook(cases):
-    """One play: each case a block that includes the role and, on failure, records the message."""
+    """One play: each ``(index, case)`` a block that includes the role and, on failure, records the message."""
     tasks = []
-    for index, (role, label, variables, _word) in enumerate(cases):
+    for index, (role, label, variables, _word) in cases:
         tasks.append({"name": "Input %d: %s %s" % (index, role, label), "block": [
             {"name": "Include the role", "ansible.builtin.include_role": {"name": "kubedisk.aks." + role}, "vars": variables},
             {"name": "Record that it was accepted", "ansible.builtin.set_fact": {
@@ -112,23 +115,33 @@ def playbook(cases):
              "module_defaults": {"group/kubedisk.aks.azure": "{{ lab_azure }}"}, "tasks": tasks}]
 
 
-def test_role_bad_inputs(lab, report, tmp_path):
-    rg = lab.unique("hrole")
-    lab.group(rg)
-    cases = role_inputs(rg)
-    play = tmp_path / "role_inputs.yml"
+def run_playbook(cases, variables, folder):
+    """``ansible-playbook`` of ``playbook(cases)`` in ``folder``; the messages it recorded, by input index."""
+    folder.mkdir()
+    play = folder / "role_inputs.yml"
     play.write_text(json.dumps(playbook(cases), indent=1))
-    outcomes = tmp_path / "outcomes.json"
-    variables = lab.dir / "hostile-vars.json"
-    lab_cli(lab.dir, "vars", "--output", str(variables))
-    since = lab.mark()
+    outcomes = folder / "outcomes.json"
     env = dict((k, v) for k, v in os.environ.items() if not k.startswith("AZURE_") and k != "REQUESTS_CA_BUNDLE")
     env.update(ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".build"), ANSIBLE_NOCOLOR="1")
     proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), str(play),
                            "-e", "lab_vars_file=%s" % variables, "-e", "hostile_outcomes_file=%s" % outcomes],
-                          cwd=str(tmp_path), env=env, capture_output=True, text=True, timeout=600, check=False)
+                          cwd=str(folder), env=env, capture_output=True, text=True, timeout=600, check=False)
     assert proc.returncode == 0 and outcomes.exists(), proc.stdout[-3000:] + proc.stderr[-3000:]
-    messages = json.loads(outcomes.read_text())
+    return json.loads(outcomes.read_text())
+
+
+def test_role_bad_inputs(lab, report, tmp_path):
+    rg = lab.unique("hrole")
+    lab.group(rg)
+    cases = role_inputs(rg)
+    variables = lab.dir / "hostile-vars.json"
+    lab_cli(lab.dir, "vars", "--output", str(variables))
+    since = lab.mark()
+    chunks = [list(enumerate(cases))[start::PLAYBOOKS] for start in range(PLAYBOOKS)]
+    with ThreadPoolExecutor(max_workers=PLAYBOOKS) as pool:
+        messages = {}
+        for outcomes in pool.map(lambda chunk: run_playbook(chunk, variables, tmp_path / ("inputs-%d" % chunk[0][0])), chunks):
+            messages.update(outcomes)
     accepted, attempts = lab.writes(since)
     problems = []
     counts = {}
