@@ -24,7 +24,7 @@ setup:
 	@scripts/setup.sh
 
 test: lab-setup
-	@scripts/run-tests.sh sanity lint changelog-lint units lab integration integration-kube kube-hostile secrets build molecule
+	@scripts/run-tests.sh sanity lint changelog-lint units lab integration integration-kube kube-hostile faults secrets build molecule
 
 sanity: setup
 	@scripts/run-tests.sh sanity
@@ -38,7 +38,7 @@ changelog-lint: setup
 units: setup
 	@scripts/run-tests.sh units
 
-# The Azure modules under every injected fault, bad inputs and two runs at once (tests/hostile/azure; about 25 min).
+# The Azure modules under every injected fault, bad inputs and two runs at once (tests/hostile/azure; part of make test, a few minutes).
 faults: setup
 	@scripts/run-tests.sh faults
 
