@@ -415,7 +415,9 @@ class ControllerServicer(CSI_GRPC.ControllerServicer):
         pending = []
         for change in batch:
             try:
-                if self._plan(change, vm, data_disks):
+                if any(change.volume_id.lower() == other.volume_id.lower() for other in pending):
+                    pending.append(change)  # the same volume twice in one batch: one change, one outcome
+                elif self._plan(change, vm, data_disks):
                     pending.append(change)
                 else:
                     change.finish(vm)

@@ -89,3 +89,17 @@ def test_requests_during_an_update_go_together_in_the_next(csi, compute, cluster
     for volume in volumes:
         unpublish(csi, volume, node)
         delete(csi, volume)
+
+
+def test_the_same_volume_twice_in_a_batch_gets_one_lun(csi, compute, cluster, lab):
+    """Two publishes of one volume queued together share its attach: the same LUN for both, one VM update."""
+    node = cluster.zones["2"][0]
+    volumes = [create(csi, preferred=("2",)) for _number in range(2)]
+    since = last_request(lab)
+    luns = staggered(publish, csi, node, [volumes[0], volumes[0], volumes[1]], INITIAL_DELAY / 3)
+    assert luns[0] == luns[1] and sorted(set(luns)) == ["0", "1"], luns
+    assert len(data_disks(compute, cluster, node)) == 2
+    assert len(vm_updates(lab, since, node)) == 1, vm_updates(lab, since, node)
+    for volume in volumes:
+        unpublish(csi, volume, node)
+        delete(csi, volume)
