@@ -42,8 +42,6 @@ STARTED_AT = "lab.kubedisk.io/started-at"
 READY_AT = "lab.kubedisk.io/ready-at"
 STOPPED_AT = "lab.kubedisk.io/stopped-at"
 IGNORES_SIGTERM = "lab.kubedisk.io/ignores-sigterm"
-# the kubelet's own timings when the emulator's profile cannot be read (the fast profile's)
-DEFAULT_PROFILE = {"probeTimes": False, "durations": {"pod.start": 0.3, "pod.ready": 0.2, "pod.stop": 0.3}}
 POWER = "lab.kubedisk.io/power"
 RUNNING = "running"
 FINISHED_PHASES = ("Succeeded", "Failed")
@@ -132,9 +130,8 @@ class KubeletEmulator:
         self.core = core
         self.storage = storage
 
-    def reconcile(self, profile=None) -> Snapshot:
-        """One pass over the cluster with the emulator's latency ``profile``; returns the snapshot it acted on (the writer reuses it)."""
-        profile = profile or DEFAULT_PROFILE
+    def reconcile(self, profile: dict) -> Snapshot:
+        """One pass over the cluster with the emulator's latency ``profile`` (admin API view); returns the snapshot it acted on."""
         snap = Snapshot(self.core, self.storage)
         live = {name for name, node in snap.nodes.items() if node_is_live(node)}
         self._report_volumes_in_use(snap, live)
