@@ -309,7 +309,7 @@ class AzureModule(object):
     def kube(self):
         """The Kubernetes API of the ``kubernetes`` option (``Kube``), connected once."""
         if self._kube is None:
-            self._kube = kube_client(self.module)
+            self._kube = kube_client(self.module, self.deadline)
         return self._kube
 
     # ----- errors ---------------------------------------------------------------------------------

@@ -37,6 +37,10 @@ class Deadline(object):
     def expired(self):
         return self.remaining() <= 0
 
+    def within(self, seconds):
+        """A shorter budget inside this one: ``seconds`` from now, or what is left of this one if that ends first."""
+        return Deadline(min(seconds, self.remaining()), clock=self._clock, sleep=self._sleep)
+
     def call_budget(self):
         """Seconds one more call may take: what is left, but never less than ``LAST_CALL_SECONDS``."""
         return max(LAST_CALL_SECONDS, self.remaining())

@@ -19,6 +19,11 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule
 
 try:
+    from urllib3.exceptions import HTTPError as Urllib3Error
+except ImportError:  # kube_client() fails first, naming what to install
+    Urllib3Error = OSError
+
+try:
     from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
     HAS_K8S_CORE = True
     K8S_CORE_IMPORT_ERROR = None
@@ -96,14 +101,17 @@ class KubeconfigModule(AnsibleModule):
         super()._log_invocation()
 
 
-def kube_client(module):
-    """``Kube`` for the AnsibleModule's ``kubernetes`` option; fails the module when it cannot connect."""
+def kube_client(module, deadline=None):
+    """``Kube`` for the AnsibleModule's ``kubernetes`` option; fails the module when it cannot connect.
+
+    With ``deadline`` (a ``Deadline``) the reads ride out an API server that does not answer for a while.
+    """
     if not HAS_K8S_CORE:
         module.fail_json(msg="the kubernetes.core collection (and the kubernetes Python package) is needed to reach "
                              "Kubernetes: install kubernetes.core", exception=K8S_CORE_IMPORT_ERROR)
     options = dict((k, v) for k, v in (module.params.get("kubernetes") or {}).items() if v is not None)
     try:
-        return Kube(get_api_client(**options))
+        return Kube(get_api_client(**options), deadline)
     except Exception as exc:  # kubernetes.core's CoreException and the kubernetes config errors alike
         module.fail_json(msg="cannot connect to Kubernetes: %s (check the kubernetes options or K8S_AUTH_*)" % exc,
                          exception=traceback.format_exc())
@@ -129,12 +137,40 @@ def _path(namespace, name):
     return "/".join(x for x in (namespace, name) if x)
 
 
-class Kube(object):
-    """Reads and writes through kubernetes.core's dynamic client; objects are dicts, a missing one is None."""
+def unreachable(exc):
+    """Whether the API server was not reached at all (refused, reset, timed out): no answer, so nothing was done."""
+    return isinstance(exc, (Urllib3Error, OSError)) and getattr(exc, "status", None) is None
 
-    def __init__(self, client):
+
+class Kube(object):
+    """Reads and writes through kubernetes.core's dynamic client; objects are dicts, a missing one is None.
+
+    With a ``deadline``, a read that an API server which answered before now leaves unanswered (a control-plane
+    restart, a dropped connection) is made again for up to ``RIDE_OUT_SECONDS``, within the deadline: reads are safe
+    to repeat. A server never reached fails at once (a wrong address should not cost the whole timeout). Writes are
+    not repeated, since one that reached the server before the connection broke may have been applied; their callers
+    read again and decide.
+    """
+
+    RIDE_OUT_SECONDS = 30.0
+
+    def __init__(self, client, deadline=None):
         self.client = client
+        self.deadline = deadline
+        self._answered = False
         self._resources = {}
+
+    def _read(self, func):
+        try:
+            if self.deadline is not None and self._answered:
+                found = self.deadline.within(self.RIDE_OUT_SECONDS).retry(func, unreachable, interval=1.0, max_interval=4.0)
+            else:
+                found = func()
+        except Exception as exc:
+            self._answered = self._answered or not unreachable(exc)  # an error answer (404, 403, ...) is an answer
+            raise
+        self._answered = True
+        return found
 
     def _resource(self, kind, api_version):
         key = (kind, api_version)
@@ -144,7 +180,7 @@ class Kube(object):
 
     def get(self, kind, name, namespace=None, api_version="v1"):
         try:
-            return _as_dict(self.client.get(self._resource(kind, api_version), name=name, namespace=namespace))
+            return _as_dict(self._read(lambda: self.client.get(self._resource(kind, api_version), name=name, namespace=namespace)))
         except Exception as exc:  # kubernetes.dynamic errors carry the HTTP status
             if getattr(exc, "status", None) == 404:
                 return None
@@ -152,7 +188,7 @@ class Kube(object):
 
     def list(self, kind, namespace=None, api_version="v1", **params):
         try:
-            found = _as_dict(self.client.get(self._resource(kind, api_version), namespace=namespace, **params))
+            found = _as_dict(self._read(lambda: self.client.get(self._resource(kind, api_version), namespace=namespace, **params)))
         except Exception as exc:
             raise K8sError("listing %s: %s" % (kind, _reason(exc)))
         return found.get("items") or []

@@ -9,6 +9,7 @@ from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.kubedisk.aks.plugins.module_utils import azure_module, k8s_client
 from ansible_collections.kubedisk.aks.plugins.module_utils.azure_module import AzureModule
+from ansible_collections.kubedisk.aks.plugins.module_utils.deadline import Deadline
 
 KUBECONFIG = {
     "apiVersion": "v1",
@@ -121,3 +122,74 @@ def test_inline_kubeconfig_is_hidden_when_the_module_logs_nothing(azure_module_o
     """no_log (or no_target_syslog) skips the invocation log; the invocation in the result must hide them still."""
     module = azure_module_of(dict(auth, kubernetes={"kubeconfig": KUBECONFIG}, _ansible_no_log=True))
     assert {"tok-123", "S0VZ", "Q0VSVA==", "pw-456"} <= module.module.no_log_values
+
+
+class FlakyClient:
+    """An API server that answers, then refuses connections ``down`` times, then answers again."""
+
+    def __init__(self, down, error=ConnectionRefusedError):
+        self.down, self.error, self.calls = down, error, 0
+
+    def resource(self, kind, version):
+        return kind
+
+    def get(self, resource, **kwargs):
+        self.calls += 1
+        if 1 < self.calls <= 1 + self.down:
+            raise self.error("[Errno 111] Connection refused")
+        return {"metadata": {"name": kwargs.get("name")}}
+
+    def patch(self, resource, body, **kwargs):
+        raise self.error("[Errno 111] Connection refused")
+
+
+def quick_deadline(seconds):
+    """A deadline whose clock stands still and whose sleeps are only recorded."""
+    slept = []
+    return Deadline(seconds, clock=lambda: 0.0, sleep=slept.append), slept
+
+
+def test_reads_ride_out_a_restart_of_a_server_that_answered():
+    deadline, slept = quick_deadline(60)
+    client = FlakyClient(down=3)
+    kube = k8s_client.Kube(client, deadline)
+    assert kube.get("Node", "n1")["metadata"]["name"] == "n1"
+    assert kube.get("Node", "n1")["metadata"]["name"] == "n1"  # refused three times in between
+    assert client.calls == 5 and len(slept) == 3
+
+
+def test_a_server_never_reached_and_writes_fail_at_once():
+    deadline, slept = quick_deadline(60)
+    kube = k8s_client.Kube(FlakyClient(down=0), deadline)
+    first = FlakyClient(down=5)
+    first.calls = 1  # the next call is refused: the server has not answered this Kube yet
+    never = k8s_client.Kube(first, deadline)
+    with pytest.raises(k8s_client.K8sError, match="reading Node n1: .*Connection refused"):
+        never.get("Node", "n1")
+    assert first.calls == 2 and not slept
+    with pytest.raises(k8s_client.K8sError, match="patching Node n1: .*Connection refused"):
+        kube.patch("Node", "n1", {})
+    assert not slept
+
+
+def test_the_ride_out_ends_and_names_the_connection_error():
+    deadline = Deadline(0.05)
+    client = FlakyClient(down=10 ** 6)
+    kube = k8s_client.Kube(client, deadline)
+    kube.get("Node", "n1")
+    with pytest.raises(k8s_client.K8sError, match="reading Node n1: .*Connection refused"):
+        kube.get("Node", "n1")
+    assert client.calls >= 2
+
+
+def test_an_error_answer_is_not_repeated():
+    deadline, slept = quick_deadline(60)
+    kube = k8s_client.Kube(FlakyClient(down=0), deadline)
+    kube.get("Node", "n1")
+
+    def forbidden(resource, **kwargs):
+        raise Conflict()
+    kube.client.get = forbidden
+    with pytest.raises(k8s_client.K8sError, match="modified"):
+        kube.get("Node", "n1")
+    assert not slept
