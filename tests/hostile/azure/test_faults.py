@@ -163,14 +163,18 @@ def judge(lab, case, fault_name, run):
     return row, ["%s %s / %s: %s" % (case.module, case.operation, fault_name, p) for p in problems]
 
 
-def run_case(lab, case, fault_name):
-    """``case`` under a fault of its own request, then rerun."""
+def run_alone(lab, case, fault_name):
+    """``case`` under its own rule of ``fault_name``; the run."""
     rule_id = lab.fault(rule_for(case, fault_name))
     try:
-        run = faulted_run(lab, case)
+        return faulted_run(lab, case)
     finally:
         lab.clear(rule_id)
-    return judge(lab, case, fault_name, run)
+
+
+def run_case(lab, case, fault_name):
+    """``case`` under a fault of its own request, then rerun."""
+    return judge(lab, case, fault_name, run_alone(lab, case, fault_name))
 
 
 def run_shared(lab, pool, cases, fault_name):
@@ -211,8 +215,9 @@ def test_fault_matrix(lab, report):
             cases = list(pool.map(lambda cell: prepare(lab, cell[0], cell[1]), [c for c in cells if c[2] == fault]))
             if FAULTS[fault][1] == EVERY:
                 add(run_shared(lab, pool, cases, fault))
-            else:
-                add(run_case(lab, case, fault) for case in cases)
+            else:  # one faulted run at a time, then the reruns (no rule left) at once
+                runs = [run_alone(lab, case, fault) for case in cases]
+                add(pool.map(lambda pair, name=fault: judge(lab, pair[0], name, pair[1]), zip(cases, runs)))
     report("Fault matrix (timeout %d s, margin %g s; seconds from the fork of the run to its exit; writes = accepted ARM "
            "writes of the faulted run)" % (TIMEOUT, MARGIN), ["module", "operation", "fault", "outcome", "seconds", "writes", "rerun"],
            rows)
