@@ -5,6 +5,7 @@ and timed from fork to exit. The request log says what each run wrote."""
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -197,7 +198,9 @@ def start_lab():
 
 
 def stop_lab(lab_dir):
+    """Stop the lab and remove its folder (with the files the tests wrote there: the lab's vars, kubeconfigs)."""
     lab_cli(lab_dir, "down")
+    shutil.rmtree(lab_dir, ignore_errors=True)
 
 
 def table(rows, columns):
