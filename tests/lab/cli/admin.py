@@ -62,7 +62,7 @@ def config(lab, arguments):
 
 def _duration(text):
     """``KIND=SECONDS`` as (kind, seconds)."""
-    kind, _, seconds = text.partition("=")
+    kind, _equals, seconds = text.partition("=")
     try:
         return kind, float(seconds)
     except ValueError:

@@ -144,4 +144,3 @@ def test_metadata_endpoints_per_api_version(lab):
     assert legacy["authentication"]["loginEndpoint"] == lab.url + "/" and legacy["authentication"]["audiences"]
     missing = _metadata(lab)
     assert missing.status_code == 400 and missing.json()["error"]["code"] == "MissingApiVersionParameter"
-

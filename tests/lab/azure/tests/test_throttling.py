@@ -77,7 +77,7 @@ def test_reads_count_down_then_429_with_retry_after(emulator):
     _limits(emulator, subscription={"reads": (3, 0.5)}, **{"global": {"reads": (100, 0.01)}})
     answers = Answers()
     client = _client(emulator, answers)
-    for _ in range(3):
+    for _read in range(3):
         client.resource_groups.get("kept")
     remaining = [headers["x-ms-ratelimit-remaining-subscription-reads"] for headers in answers.headers]
     assert remaining == ["2", "1", "0"]
@@ -111,7 +111,7 @@ def test_buckets_refill_over_time(emulator):
     _limits(emulator, subscription={"reads": (4, 2)})
     answers = Answers()
     client = _client(emulator, answers)
-    for _ in range(4):
+    for _read in range(4):
         client.resource_groups.get("kept")
     assert answers.last("x-ms-ratelimit-remaining-subscription-reads") == "0"
     emptied = time.monotonic()
