@@ -14,6 +14,11 @@ description:
   - Makes sure an Azure resource group exists with the given location and tags, or is gone.
   - Deleting waits until Azure has deleted the group and everything in it (the cascade), within O(timeout).
   - A group that still holds resources is only deleted with O(force_delete_nonempty=true).
+notes:
+  - ARM has no conditional create for resource groups. The group is read once more right before it is created, so a run
+    that starts after another made it finds it and compares; but when two runs create the same group at the same moment,
+    both PUTs succeed, and the later one reports RV(found_existing) and C(changed=false), yet its tags replaced those of the
+    earlier one. Give runs that may race the same tags.
 author:
   - kubedisk.aks maintainers (@kubedisk)
 options:
