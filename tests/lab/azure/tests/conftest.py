@@ -51,6 +51,16 @@ def authorization(lab):
 
 
 @pytest.fixture
+def emulator(tmp_path):
+    """An emulator of the test's own (fresh state, full throttling buckets; a test may restart it on its port), with a
+    resource group ``kept``."""
+    own = Emulator(tmp_path).start()
+    own.client(ResourceManagementClient).resource_groups.create_or_update("kept", {"location": "westeurope"})
+    yield own
+    own.stop()
+
+
+@pytest.fixture
 def group(resource_client):
     """A fresh resource group in westeurope."""
     name = f"rg-{uuid.uuid4().hex[:8]}"

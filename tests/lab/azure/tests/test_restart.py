@@ -1,23 +1,12 @@
 """A restart loses nothing: resources stay, and operations in flight finish (or fail cleanly) after it."""
-# pylint: disable=redefined-outer-name  # pytest fixtures
 
 import time
 
 import pytest
 from azure.core.exceptions import HttpResponseError
 from azure.mgmt.compute import ComputeManagementClient
-from azure.mgmt.resource.resources import ResourceManagementClient
 
-from .helpers import Emulator, empty_disk, error_code
-
-
-@pytest.fixture
-def emulator(tmp_path):
-    """An emulator of the test's own, with a resource group ``kept``; restarted on the same port by the test."""
-    lab = Emulator(tmp_path).start()
-    lab.client(ResourceManagementClient).resource_groups.create_or_update("kept", {"location": "westeurope"})
-    yield lab
-    lab.stop()
+from .helpers import empty_disk, error_code
 
 
 def _slow(emulator, seconds):

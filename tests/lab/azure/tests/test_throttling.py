@@ -1,6 +1,5 @@
 """ARM throttling as the unmodified SDK meets it (token buckets per principal and kind, 429 with Retry-After, refill),
 and what survives a restart: fault rules with their remaining counts; the request log's times."""
-# pylint: disable=redefined-outer-name  # pytest fixtures
 
 import time
 import uuid
@@ -11,7 +10,7 @@ from azure.identity import ClientSecretCredential
 from azure.mgmt.authorization import AuthorizationManagementClient
 from azure.mgmt.resource.resources import ResourceManagementClient
 
-from .helpers import Emulator, error_code
+from .helpers import error_code
 
 OWNER = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
 
@@ -28,15 +27,6 @@ class Answers:
     def last(self, name):
         """A header of the last answer, or None."""
         return self.headers[-1].get(name)
-
-
-@pytest.fixture
-def emulator(tmp_path):
-    """An emulator of the test's own (its buckets start full), with a resource group ``kept``."""
-    lab = Emulator(tmp_path).start()
-    lab.client(ResourceManagementClient).resource_groups.create_or_update("kept", {"location": "westeurope"})
-    yield lab
-    lab.stop()
 
 
 def _limits(emulator, **scopes):

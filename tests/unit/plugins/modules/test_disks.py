@@ -144,11 +144,8 @@ def test_retain_in_check_mode_counts_the_new_snapshot(run_module, compute, clien
     assert [d.rsplit("/", 1)[-1] for d in result["deleted"]] == ["old1"] and clients.writes() == []
 
 
-def test_copy_waits_for_completion(run_module, compute, auth, monkeypatch, azure_error):
-    monkeypatch.setattr(deadline.time, "sleep", lambda s: None)
-    copies = iter([azure_error(404, "ResourceNotFound"), azure_error(404, "ResourceNotFound"),  # first read, last look
-                   snapshot("s1-northeurope", percent=40.0), snapshot("s1-northeurope", percent=100.0)])
-
+def copy_reads(copies, azure_error):
+    """``snapshots.get``: snapshot s1 is absent (so the run makes it); reads of its copy answer ``copies`` in turn."""
     def get(rg, name):
         if name == "s1":
             raise azure_error(404, "ResourceNotFound")
@@ -156,7 +153,14 @@ def test_copy_waits_for_completion(run_module, compute, auth, monkeypatch, azure
         if isinstance(item, Exception):
             raise item
         return item
-    compute.snapshots.get.side_effect = get
+    return get
+
+
+def test_copy_waits_for_completion(run_module, compute, auth, monkeypatch, azure_error):
+    monkeypatch.setattr(deadline.time, "sleep", lambda s: None)
+    copies = iter([azure_error(404, "ResourceNotFound"), azure_error(404, "ResourceNotFound"),  # first read, last look
+                   snapshot("s1-northeurope", percent=40.0), snapshot("s1-northeurope", percent=100.0)])
+    compute.snapshots.get.side_effect = copy_reads(copies, azure_error)
     result = run_module(disk_snapshot.main, snap_args(auth, target_location="northeurope"))
     assert result["copied"]["completion_percent"] == 100.0
     body = compute.snapshots.begin_create_or_update.call_args_list[1][0][2]
@@ -166,15 +170,7 @@ def test_copy_waits_for_completion(run_module, compute, auth, monkeypatch, azure
 def test_copy_made_meanwhile_of_another_snapshot_fails(run_module, compute, clients, auth, azure_error, monkeypatch):
     warned = record_warnings(monkeypatch)
     copies = iter([azure_error(404, "ResourceNotFound"), snapshot("s1-northeurope", source=DISK_ID)])
-
-    def get(rg, name):
-        if name == "s1":
-            raise azure_error(404, "ResourceNotFound")
-        item = next(copies)
-        if isinstance(item, Exception):
-            raise item
-        return item
-    compute.snapshots.get.side_effect = get
+    compute.snapshots.get.side_effect = copy_reads(copies, azure_error)
     result = run_module(disk_snapshot.main, snap_args(auth, target_location="northeurope"))
     assert result["failed"] and result["found_existing"] and any("copy s1-northeurope was created meanwhile" in w for w in warned)
     assert "snapshot s1-northeurope was made meanwhile by another run but is not a copy of s1" in result["msg"]
