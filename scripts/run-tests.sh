@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Runs the named test suites in order (all of them even when one fails), then prints one line per
 # suite and a closing "N passed, N failed" line; exits non-zero when any suite failed.
+# An argument joining suites with "+" (integration-kube+kube-hostile) runs them at once: each one's output
+# goes to a file and is printed whole when it ends, and the summary adds the group's wall time.
+# Every suite gets a lab folder of its own (LAB_DIR, a fresh temporary folder), so suites never share a lab.
 # Expects scripts/setup.sh to have run (the Makefile sees to that).
 set -uo pipefail
 
@@ -20,11 +23,16 @@ suite_sanity() {
     # ansible-test wants the collection at .../ansible_collections/kubedisk/aks and lists its files
     # itself; a copy of what git tracks (or would), outside the repository, gives it exactly that.
     # --venv: ansible-test builds (and caches) the pinned tool venvs each test needs.
-    local copy
-    copy="$cache/sanity/$(printf '%s' "$root" | sha256sum | cut -c1-12)/ansible_collections/kubedisk/aks"
-    rm -rf "$copy" && mkdir -p "$copy"
+    # The copy is the run's own (a temporary folder), so two runs at once never share it.
+    local top copy rc
+    top=$(mktemp -d)
+    copy="$top/ansible_collections/kubedisk/aks"
+    mkdir -p "$copy"
     (cd "$root" && git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf - | tar -xf - -C "$copy")
     (cd "$copy" && ansible-test sanity --venv --python "$pyver" --color no)
+    rc=$?
+    rm -rf "$top"
+    return "$rc"
 }
 
 suite_lint() {
@@ -109,9 +117,7 @@ integration_targets() {
     # get the lab's settings only through module_defaults for group/kubedisk.aks.azure, from the vars
     # file `python -m lab vars` writes (integration-vars.json in the lab folder, mode 0600), and the
     # targets reach the lab through `python -m lab`. INTEGRATION_TARGETS="a b" runs a subset.
-    local alias=$1 kube=$2 rc=0 target targets vars counts latency prefix lab_dir
-    lab_dir=${LAB_DIR:-$root/.lab}
-    export LAB_DIR=$lab_dir
+    local alias=$1 kube=$2 rc=0 target targets vars counts latency prefix lab_dir=$LAB_DIR
     local -a drop=(-u AZURE_SUBSCRIPTION_ID -u AZURE_TENANT -u AZURE_TENANT_ID -u AZURE_CLIENT_ID -u AZURE_SECRET
                    -u AZURE_CLIENT_SECRET -u AZURE_CLOUD_ENVIRONMENT -u AZURE_AUTHORITY_HOST -u REQUESTS_CA_BUNDLE -u SSL_CERT_FILE)
     LAB_KUBE=$kube lab up || return 1
@@ -169,26 +175,77 @@ suite_secrets() {
     "$root/tests/secrets/run.sh"
 }
 
+run_suite() {
+    # suite_$1 in a subshell, with a lab folder of its own (removed after the suite).
+    local lab_dir rc
+    lab_dir=$(mktemp -d)
+    (export LAB_DIR=$lab_dir; "suite_$1")
+    rc=$?
+    rm -rf "$lab_dir"
+    return "$rc"
+}
+
+record() {
+    # record SUITE RC SECONDS: the suite's summary line and count.
+    if [ "$2" -eq 0 ]; then
+        results+=("PASS  $1 ($3 s)")
+        passed=$((passed + 1))
+    else
+        results+=("FAIL  $1 ($3 s)")
+        failed=$((failed + 1))
+    fi
+}
+
+run_group() {
+    # run_group a+b+c: one suite runs in the foreground; several run at once, each one's output printed whole
+    # when it ends, each timed from the group's start.
+    local started=$SECONDS suite pid rc out
+    local -a members
+    local -A running=()
+    IFS=+ read -ra members <<<"$1"
+    if [ "${#members[@]}" -eq 1 ]; then
+        printf '\n===== %s =====\n' "$1"
+        run_suite "$1"
+        record "$1" "$?" "$((SECONDS - started))"
+        return
+    fi
+    out=$(mktemp -d)
+    for suite in "${members[@]}"; do
+        run_suite "$suite" >"$out/$suite.log" 2>&1 </dev/null &
+        running[$!]=$suite
+    done
+    printf '\n===== %s: started at once =====\n' "$1"
+    while [ "${#running[@]}" -gt 0 ]; do
+        wait -n -p pid "${!running[@]}"
+        rc=$?
+        suite=${running[$pid]}
+        unset "running[$pid]"
+        printf '\n===== %s =====\n' "$suite"
+        cat "$out/$suite.log"
+        record "$suite" "$rc" "$((SECONDS - started))"
+    done
+    rm -rf "$out"
+    results+=("      group $1: $((SECONDS - started)) s wall")
+}
+
 declare -a results=()
 passed=0
 failed=0
-for suite in "$@"; do
-    if ! declare -F "suite_$suite" >/dev/null; then
-        echo "run-tests: unknown suite '$suite'" >&2
-        exit 2
-    fi
-    printf '\n===== %s =====\n' "$suite"
-    started=$SECONDS
-    if "suite_$suite"; then
-        results+=("PASS  $suite ($((SECONDS - started)) s)")
-        passed=$((passed + 1))
-    else
-        results+=("FAIL  $suite ($((SECONDS - started)) s)")
-        failed=$((failed + 1))
-    fi
+began=$SECONDS
+for group in "$@"; do
+    IFS=+ read -ra members <<<"$group"
+    for suite in "${members[@]}"; do
+        if ! declare -F "suite_$suite" >/dev/null; then
+            echo "run-tests: unknown suite '$suite'" >&2
+            exit 2
+        fi
+    done
+done
+for group in "$@"; do
+    run_group "$group"
 done
 
 printf '\n===== summary =====\n'
 printf '%s\n' "${results[@]}"
-echo "suites: $passed passed, $failed failed"
+echo "suites: $passed passed, $failed failed ($((SECONDS - began)) s wall)"
 [ "$failed" -eq 0 ]
