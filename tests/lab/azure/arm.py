@@ -4,9 +4,12 @@ Mirrors Azure Resource Manager's wire behaviour:
 - the error envelope ``{"error": {"code", "message", "target"?, "details"?}}``;
 - paths matched case-insensitively (``resourcegroups`` and ``resourceGroups`` are the same);
 - any ``api-version`` accepted;
-- list answers ``{"value": [...]}``.
+- list answers ``{"value": [...]}``; paged lists answer at most a page of items and a ``nextLink``
+  (the same URL with an opaque ``$skiptoken``) while more follow, the last page without one.
 """
 
+import base64
+import binascii
 import json
 import re
 import time
@@ -67,6 +70,33 @@ class Reply:
 def page(items):
     """A one-page list answer."""
     return Reply(200, {"value": items})
+
+
+def paged(request, items, size):
+    """The page of ``items`` (in a stable order) that ``request``'s ``$skiptoken`` asks for, at most ``size`` of them.
+
+    ARM leaves page sizes to each provider and marks a continuation only by ``nextLink``; clients follow it until a
+    page comes without one.  A token the emulator did not write is ARM's 400 ``InvalidSkipToken``.
+    """
+    start = _skip_offset(request.query.get("$skiptoken"))
+    end = start + size
+    body = {"value": items[start:end]}
+    if end < len(items):
+        token = base64.urlsafe_b64encode(json.dumps({"offset": end}).encode()).decode().rstrip("=")
+        body["nextLink"] = f"{request.url(request.path)}&$skiptoken={token}"
+    return Reply(200, body)
+
+
+def _skip_offset(token):
+    if not token:
+        return 0
+    try:
+        offset = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))["offset"]
+    except (ValueError, TypeError, KeyError, binascii.Error):
+        offset = None
+    if not isinstance(offset, int) or offset < 0:
+        raise ArmError(400, "InvalidSkipToken", f"The skip token '{token}' is not valid.")
+    return offset
 
 
 def put_reply(resource, created):

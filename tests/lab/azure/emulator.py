@@ -18,6 +18,8 @@ DEFAULT_CONFIG = {
     "onlineResize": True,
     "tokenLifetimeSeconds": 3599,
     "armThrottling": DEFAULT_LIMITS,
+    # Items per page of the paged lists (managed clusters); ARM leaves the size to each provider.
+    "listPageSize": 100,
 }
 
 
@@ -69,6 +71,9 @@ class Emulator:
         unknown = set(values) - set(DEFAULT_CONFIG)
         if unknown:
             raise ValueError(f"unknown settings: {', '.join(sorted(unknown))}; known: {', '.join(DEFAULT_CONFIG)}")
+        size = values.get("listPageSize", 1)
+        if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+            raise ValueError(f"listPageSize must be a whole number of at least 1, not {size!r}")
         with self.store.transaction():
             for key, value in values.items():
                 self.store.set_setting(f"config.{key}", value)

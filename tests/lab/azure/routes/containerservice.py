@@ -1,6 +1,6 @@
 """Routes of Microsoft.ContainerService managed clusters and agent pools."""
 
-from ..arm import Reply, Route, page
+from ..arm import Reply, Route, page, paged
 from ..models import containerservice as aks
 from .operations import ASYNC_OPERATION, accepted, deleting
 
@@ -25,7 +25,8 @@ def _get_cluster(lab, request):
 
 
 def _list_clusters(lab, request):
-    return page([cluster.body for cluster in aks.list_clusters(lab, request.params["subscription"], request.params.get("group"))])
+    clusters = aks.list_clusters(lab, request.params["subscription"], request.params.get("group"))
+    return paged(request, [cluster.body for cluster in clusters], lab.config("listPageSize"))
 
 
 def _power(action):
