@@ -11,7 +11,9 @@
 - ``GET|POST /_lab/principals``: the directory (``displayName``, ``principalType``, ``appId``,
   ``secret``, ``objectId``, ``federatedCredentials``, ``roles``); an application (``appId``, or ``secret: true``)
   gets a client secret to sign in with; ``roles: [{"role": "Reader", "scope": "/subscriptions/…/resourceGroups/x"}]``
-  assigns built-in roles (by name or GUID; scope default: the subscription)
+  assigns built-in roles (by name or GUID; scope default: the subscription); ``groups: [OBJECTID, …]`` makes it a
+  member of those directory groups (their object ids go into its tokens for the AKS server application, and roles
+  assigned to a group apply to it)
 - ``GET /_lab/operations?status=InProgress``: long-running operations
 - ``POST /_lab/reset``: forget every resource, operation and principal
 - ``GET /_lab/disks/{ref}/bytes?offset=&length=`` (default: up to the last written byte) and
@@ -126,14 +128,21 @@ async def principals(request):
     if app_id and not isinstance(secret, str):
         secret = new_secret()
     principal_type = spec.get("principalType", "ServicePrincipal")
+    groups = spec.get("groups") or []
+    if not isinstance(groups, list):
+        return _bad("groups is a list of group object ids")
     try:
         with lab.store.transaction():
             principal = authorization.add_principal(lab, spec["displayName"], principal_type, app_id=app_id, secret=secret,
                                                     object_id=spec.get("objectId"), federated=spec.get("federatedCredentials"))
+            lab.identity.add_to_groups(principal.object_id, groups)
             assignments = [authorization.grant(lab, scope, principal.object_id, role["name"], principal_type).body for role, scope in roles]
     except ArmError as error:
         return _bad(f"{error.code}: {error.message}", error.status)
-    return JSONResponse(principal.public() | {"clientId": app_id, "secret": secret, "roleAssignments": assignments}, status_code=201)
+    except ValueError as exc:
+        return _bad(str(exc))
+    return JSONResponse(principal.public() | {"clientId": app_id, "secret": secret, "roleAssignments": assignments,
+                                              "groups": lab.identity.groups(principal.object_id)}, status_code=201)
 
 
 async def operations(request):

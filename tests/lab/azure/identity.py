@@ -2,10 +2,16 @@
 
 Mirrored behaviour:
 - ``GET /{tenant}/v2.0/.well-known/openid-configuration`` as MSAL reads it (issuer equal to the
-  authority, https ``token_endpoint``);
+  authority, https ``token_endpoint``), and the v1 document ``GET /{tenant}/.well-known/openid-configuration`` whose
+  issuer is ``https://sts.windows.net/{tenant}/``, the issuer of the (v1) access tokens; both name a ``jwks_uri``
+  (``/{tenant}/discovery/v2.0/keys``, ``/common/discovery/keys``) that publishes the signing key as a JWKS, so a relying
+  party such as kube-apiserver verifies the tokens;
 - ``POST /{tenant}/oauth2/v2.0/token`` (and the v1 ``/oauth2/token`` with ``resource=``) for the
   client-credentials grant with a client secret or a federated client assertion (workload
-  identity); errors in AAD's shape (``invalid_client`` AADSTS7000215 for a wrong secret, …);
+  identity); errors in AAD's shape (``invalid_client`` AADSTS7000215 for a wrong secret, …); tokens for ARM and for
+  the AKS server application ``6dae42f8-4368-4678-94ff-3960e28e3630`` (scope ``6dae42f8-…/.default``), whose ``aud``
+  is that application id and which carry the principal's ``groups`` (group object ids), as AKS's Entra ID
+  integration receives them;
 - ARM answers 401 with an ARM error body (``AuthenticationFailed``, ``InvalidAuthenticationToken``,
   ``ExpiredAuthenticationToken``) and a ``WWW-Authenticate`` challenge when the bearer token is
   missing, not issued by this lab, for another audience, or expired;
@@ -23,17 +29,25 @@ issued before a restart stay valid, like AAD tokens across an ARM restart.
 """
 
 import hmac
+import json
+import re
 import secrets
 import time
 import uuid
 
 import jwt
+from jwt.algorithms import RSAAlgorithm
 from cryptography.hazmat.primitives import serialization
 
 from .. import pki
 from .arm import ArmError, timestamp
 
 ARM_AUDIENCES = ("https://management.core.windows.net", "https://management.azure.com")
+# The AKS server application (the same id in every tenant): the audience of Entra ID tokens for AKS API servers.
+AKS_SERVER_APP = "6dae42f8-4368-4678-94ff-3960e28e3630"
+# The state database setting that holds group memberships: {member objectId: [group objectId, ...]}.
+GROUP_MEMBERSHIPS = "groupMemberships"
+GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
 FEDERATION_AUDIENCE = "api://AzureADTokenExchange"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 # The state database setting that holds the token signing key (PEM).
@@ -87,6 +101,26 @@ class Identity:
         self._checked = {}
 
     @property
+    def v1_issuer(self):
+        """The issuer of the tenant's v1 access tokens (ARM's and the AKS server application's)."""
+        return f"https://sts.windows.net/{self.tenant}/"
+
+    # directory groups
+    def groups(self, object_id):
+        """The object ids of the groups a principal is a member of."""
+        return list(self.emulator.store.setting(GROUP_MEMBERSHIPS, {}).get(object_id.lower(), []))
+
+    def add_to_groups(self, object_id, group_ids):
+        """Make a principal a member of groups (object ids, GUIDs); ValueError for one that is not a GUID."""
+        bad = [group for group in group_ids if not isinstance(group, str) or not GUID.match(group)]
+        if bad:
+            raise ValueError(f"group object ids are GUIDs, not {', '.join(map(str, bad))}")
+        memberships = self.emulator.store.setting(GROUP_MEMBERSHIPS, {})
+        current = memberships.get(object_id.lower(), [])
+        memberships[object_id.lower()] = current + [group.lower() for group in group_ids if group.lower() not in current]
+        self.emulator.store.set_setting(GROUP_MEMBERSHIPS, memberships)
+
+    @property
     def tenant(self):
         """The lab tenant id."""
         return self.emulator.credentials["tenant_id"]
@@ -115,6 +149,28 @@ class Identity:
             "tenant_region_scope": "EU",
             "cloud_instance_name": "kubedisk.lab",
         }
+
+    def openid_configuration_v1(self, tenant):
+        """The v1 OpenID Connect discovery document: the issuer of the v1 access tokens and where its keys are."""
+        self._check_tenant(tenant)
+        authority = f"{self.emulator.base_url}/{tenant}"
+        return {
+            "issuer": self.v1_issuer,
+            "authorization_endpoint": f"{authority}/oauth2/authorize",
+            "token_endpoint": f"{authority}/oauth2/token",
+            "jwks_uri": f"{self.emulator.base_url}/common/discovery/keys",
+            "response_types_supported": ["code", "id_token", "code id_token", "token id_token", "token"],
+            "subject_types_supported": ["pairwise"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
+            "tenant_region_scope": "EU",
+            "cloud_instance_name": "kubedisk.lab",
+        }
+
+    def jwks(self):
+        """The signing keys as a JSON Web Key Set (``kid`` as in the tokens' header)."""
+        key = json.loads(RSAAlgorithm.to_jwk(self.key.public_key()))
+        return {"keys": [dict(key, kid="lab", use="sig", alg="RS256")]}
 
     def _cloud_2019(self):
         """One cloud of the 2019-05-01 metadata list."""
@@ -182,7 +238,7 @@ class Identity:
         scope = form.get("scope") or form.get("resource")
         if not scope:
             raise AadError(400, "invalid_request", 900144, "The request body must contain the following parameter: 'scope'.")
-        if not self.accepts(scope.split()[0]):
+        if not self.issues_for(scope.split()[0]):
             raise AadError(400, "invalid_scope", 70011, f"The provided value for the input parameter 'scope' is not valid. The scope {scope} is not valid.")
         client_id = form.get("client_id", "")
         principal = self.emulator.store.principal_by_app(client_id)
@@ -200,10 +256,19 @@ class Identity:
         return {"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime, "access_token": claims["token"]}
 
     def issue(self, resource, app_id, object_id, **extra_claims):
-        """Sign an app-only token of a principal for ``resource`` (a scope or resource URL); returns its claims and ``token``."""
+        """Sign an app-only token of a principal for ``resource`` (a scope, resource URL or application id); returns its
+        claims and ``token``. A token for the AKS server application names that application as ``aud`` and carries the
+        principal's ``groups`` (when it has any)."""
         lifetime = int(self.emulator.config("tokenLifetimeSeconds"))
         now = int(time.time())
-        claims = {"aud": resource.replace("/.default", "").rstrip("/") + "/", "iss": f"https://sts.windows.net/{self.tenant}/",
+        audience = resource.replace("/.default", "").rstrip("/")
+        if _audience(resource) == AKS_SERVER_APP:
+            groups = self.groups(object_id)
+            if groups:
+                extra_claims = dict(extra_claims, groups=groups)
+        else:
+            audience += "/"
+        claims = {"aud": audience, "iss": self.v1_issuer,
                   "iat": now, "nbf": now, "exp": now + lifetime, "appid": app_id, "oid": object_id,
                   "sub": object_id, "tid": self.tenant, "idtyp": "app", "ver": "1.0", **extra_claims}
         return dict(claims, token=jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": "lab"}))
@@ -211,6 +276,10 @@ class Identity:
     def accepts(self, resource):
         """Whether ARM accepts tokens for ``resource`` (a scope or resource URL)."""
         return _audience(resource) in self.audiences()
+
+    def issues_for(self, resource):
+        """Whether the tenant issues tokens for ``resource``: ARM, or the AKS server application."""
+        return self.accepts(resource) or _audience(resource) == AKS_SERVER_APP
 
     def _check_tenant(self, tenant):
         if tenant.lower() not in (self.tenant.lower(), "organizations", "common"):

@@ -14,7 +14,8 @@ acquire an access token"):
   identity's principalId, so ARM authorizes it by the identity's role assignments;
 - 400 ``invalid_request`` for a missing ``Metadata`` header, api-version or resource, "Identity not
   found" for an identity the VM does not have, and for several identities without a selector;
-  400 ``invalid_resource`` for a resource ARM does not accept tokens for.
+  400 ``invalid_resource`` for a resource the tenant issues no tokens for (it does for ARM and for the AKS server
+  application ``6dae42f8-4368-4678-94ff-3960e28e3630``, whose tokens carry the identity's ``groups``).
 """
 
 from starlette.applications import Starlette
@@ -80,7 +81,7 @@ def issue(lab, query, headers):
     if not resource:
         raise ImdsError("invalid_request", "Required query variable 'resource' is missing")
     identity = _choose(attached_identities(lab), query)
-    if not lab.identity.accepts(resource):
+    if not lab.identity.issues_for(resource):
         raise ImdsError("invalid_resource", f"AADSTS500011: The resource principal named {resource} was not found in the tenant "
                                             f"named {lab.identity.tenant}.")
     claims = lab.identity.issue(resource, identity["clientId"], identity["principalId"], xms_mirid=identity["resourceId"])

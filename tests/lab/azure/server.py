@@ -106,6 +106,19 @@ async def openid_configuration(request):
         return JSONResponse(error.body, status_code=error.status)
 
 
+async def openid_configuration_v1(request):
+    """The v1 discovery document (issuer of the v1 access tokens) that relying parties such as kube-apiserver read."""
+    try:
+        return JSONResponse(request.app.state.lab.identity.openid_configuration_v1(request.path_params["tenant"]))
+    except AadError as error:
+        return JSONResponse(error.body, status_code=error.status)
+
+
+async def signing_keys(request):
+    """The ``jwks_uri`` of both discovery documents: the token signing keys."""
+    return JSONResponse(request.app.state.lab.identity.jwks())
+
+
 async def token(request):
     """Client-credentials tokens (v2 with ``scope``, v1 with ``resource``)."""
     form = dict(urllib.parse.parse_qsl((await request.body()).decode()))
@@ -149,6 +162,9 @@ def build_app(lab):
         Route("/metadata/endpoints", metadata_endpoints),
         Route("/metadata/clouds", metadata_clouds),
         Route("/{tenant}/v2.0/.well-known/openid-configuration", openid_configuration),
+        Route("/{tenant}/.well-known/openid-configuration", openid_configuration_v1),
+        Route("/{tenant}/discovery/v2.0/keys", signing_keys),
+        Route("/common/discovery/keys", signing_keys),
         Route("/{tenant}/oauth2/v2.0/token", token, methods=["POST"]),
         Route("/{tenant}/oauth2/token", token, methods=["POST"]),
         Route("/{path:anypath}", arm, methods=ARM_METHODS),

@@ -78,9 +78,10 @@ def profile(lab, arguments):
 
 
 def principal(lab, arguments):
-    """Add a service principal to the directory, with built-in roles; print its objectId, or its sign-in with ``--secret``."""
+    """Add a service principal to the directory, with built-in roles and group memberships; print its objectId, or its
+    sign-in with ``--secret``."""
     spec = {"displayName": arguments.name, "principalType": "ServicePrincipal", "secret": arguments.secret,
-            "roles": [{"role": role, "scope": arguments.scope} for role in arguments.role]}
+            "roles": [{"role": role, "scope": arguments.scope} for role in arguments.role], "groups": arguments.group}
     created = lab.admin().call("POST", "/principals", spec)
     if arguments.secret:
         _print({"objectId": created["objectId"], "clientId": created["clientId"], "secret": created["secret"]})
@@ -140,6 +141,9 @@ def add_verbs(verbs):
     directory.add_argument("--role", action="append", default=[], metavar="ROLE",
                            help="a built-in role (name or GUID) to assign it at --scope; repeatable")
     directory.add_argument("--scope", metavar="SCOPE", help="where --role applies (default: the subscription)")
+    directory.add_argument("--group", action="append", default=[], metavar="OBJECTID",
+                           help="a directory group (object id) to make it a member of: its tokens for the AKS server app "
+                                "carry the group in their groups claim; repeatable")
     directory.add_argument("--secret", action="store_true",
                            help='make it an application with a client secret; print {"objectId", "clientId", "secret"}')
     directory.set_defaults(run=principal)

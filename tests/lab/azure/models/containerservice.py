@@ -14,24 +14,36 @@ Mirrored behaviour:
 - stop deallocates every node and reports ``powerState.code: Stopped``; start brings them back;
 - ``listClusterAdminCredential`` / ``listClusterUserCredential`` return the lab control plane's
   kubeconfig for the cluster it backs (see ``backed_cluster``), else a kubeconfig whose server is a
-  clearly marked placeholder; a cluster with local accounts disabled refuses the admin credential;
+  clearly marked placeholder; a cluster with local accounts disabled refuses the admin credential
+  (400 ``BadRequest``);
+- Entra ID integration (``aadProfile``: ``managed: true``, ``adminGroupObjectIDs``, ``tenantID``, which defaults
+  to the subscription's tenant): the user credential is then a kubeconfig whose user runs kubelogin (an ``exec``
+  plugin, ``client.authentication.k8s.io/v1beta1``, ``get-token --server-id 6dae42f8-… --client-id 80faf920-…
+  --tenant-id … --login devicecode``) against the same server; a PUT without ``aadProfile`` keeps it. Not modelled:
+  the legacy integration (``managed: false``) and Azure RBAC for Kubernetes authorization
+  (``enableAzureRBAC: true``), both refused with 400 ``BadRequest`` naming the lab;
 - deleting the cluster deletes its node resource group and identities;
 - a cluster runs one of ``VERSIONS`` (one patch per minor; a ``major.minor`` request gets that
   minor's patch); ``orchestrators`` and ``kubernetesVersions`` of a location list exactly these,
   each with its upgrades as AKS allows them (the next minor: minors cannot be skipped), the default
   marked;
 - the cluster body carries ``servicePrincipalProfile: {"clientId": "msi"}``, as AKS answers for a
-  cluster that uses a managed identity.
+  cluster that uses a managed identity;
+- upgrades (version rules, upgrade profiles, the surge-drain-reimage run of a pool) are in ``aks_upgrade``;
+  a pool keeps its own ``orchestratorVersion`` through later cluster updates.
 """
 
 import base64
 import hashlib
+import json
 import re
+import time
 
 from ..arm import ArmError, invalid_parameter, resource_id
 from ..lro import completion
 from ..store import Resource
-from . import authorization, managedidentity, resources, rules, vmss
+from ..identity import AKS_SERVER_APP, GUID
+from . import aks_upgrade, authorization, managedidentity, resources, rules, vmss
 
 CLUSTER_TYPE = "Microsoft.ContainerService/managedClusters"
 POOL_TYPE = "Microsoft.ContainerService/managedClusters/agentPools"
@@ -39,6 +51,8 @@ VERSIONS = {"1.33": "1.33.6", "1.34": "1.34.2", "1.35": "1.35.1"}
 DEFAULT_VERSION = "1.35.1"
 DEFAULT_VM_SIZE = "Standard_DS2_v2"
 IMMUTABLE_POOL_FIELDS = ("vmSize", "availabilityZones", "osType")
+# The public client application kubelogin signs users in with (Azure CLI's), as AKS writes it into user kubeconfigs.
+KUBELOGIN_CLIENT_APP = "80faf920-1908-4b52-b5ef-a8e7bedfc67a"
 
 
 def _version_key(version):
@@ -94,6 +108,24 @@ def _version(requested):
     return VERSIONS[minor]
 
 
+def _aad_profile(lab, raw):
+    """The stored ``aadProfile`` of a request's, or ArmError for what the lab does not model or a bad group id."""
+    if not isinstance(raw, dict):
+        raise invalid_parameter("properties.aadProfile", "aadProfile must be an object.")
+    if raw.get("managed") is not True:
+        raise ArmError(400, "BadRequest", "The kubedisk lab models AKS-managed Entra ID integration only: set aadProfile.managed "
+                                          "to true (the legacy integration with your own server and client applications is not modelled).")
+    if raw.get("enableAzureRBAC"):
+        raise ArmError(400, "BadRequest", "The kubedisk lab does not model Azure RBAC for Kubernetes authorization "
+                                          "(aadProfile.enableAzureRBAC): its API server authorizes with Kubernetes RBAC only.")
+    groups = raw.get("adminGroupObjectIDs") or []
+    if not isinstance(groups, list) or not all(isinstance(group, str) and GUID.match(group) for group in groups):
+        raise invalid_parameter("properties.aadProfile.adminGroupObjectIDs", f"adminGroupObjectIDs {groups!r} must be a list of "
+                                                                            "group object ids (GUIDs).")
+    return {"managed": True, "enableAzureRBAC": False, "adminGroupObjectIDs": groups,
+            "adminUsers": None, "tenantID": raw.get("tenantID") or lab.identity.tenant}
+
+
 def get_cluster(lab, subscription, group, name):
     """One cluster, or ResourceNotFound."""
     return resources.get_resource(lab, subscription, group, CLUSTER_TYPE, name)
@@ -115,7 +147,8 @@ def list_clusters(lab, subscription, group):
     return [render(lab, cluster) for cluster in resources.list_resources(lab, subscription, group, CLUSTER_TYPE)]
 
 
-def _idle(lab, cluster):
+def check_idle(lab, cluster):
+    """409 OperationNotAllowed while an operation runs on the cluster or one of its pools."""
     for rid in [cluster.id] + [pool.id for pool in lab.store.children(cluster.id, POOL_TYPE)]:
         busy = lab.operations.busy(rid)
         if busy:
@@ -181,6 +214,7 @@ def put_cluster(lab, subscription, group, name, body):
     dns_prefix = properties.get("dnsPrefix") or _default_dns_prefix(name, group, subscription)
     rules.check_dns_prefix(dns_prefix)
     storage = properties.get("storageProfile") or {}
+    aad = _aad_profile(lab, properties["aadProfile"]) if properties.get("aadProfile") is not None else None
     cluster = Resource(rid, CLUSTER_TYPE, group_resource.id, resources.tracked(rid, CLUSTER_TYPE, name, location, body, {
         "sku": body.get("sku") or {"name": "Base", "tier": "Free"},
         "identity": {"type": "SystemAssigned", "principalId": control_plane.object_id, "tenantId": lab.identity.tenant},
@@ -206,6 +240,8 @@ def put_cluster(lab, subscription, group, name, body):
                                                                      .get("enabled"))}},
         },
     }), {"nodeGroup": node_group.id, "principal": control_plane.object_id})
+    if aad:
+        cluster.properties["aadProfile"] = aad
     lab.store.save(cluster)
     for pool in pools:
         _create_pool(lab, cluster, pool, node_group)
@@ -226,7 +262,7 @@ def _create_pool(lab, cluster, spec, node_group=None):
         **spec, "type": "VirtualMachineScaleSets", "orchestratorVersion": version, "currentOrchestratorVersion": version,
         "provisioningState": "Creating", "powerState": {"code": cluster.properties["powerState"]["code"]}, "osDiskSizeGB": 128,
         "osDiskType": "Managed", "kubeletDiskType": "OS", "enableAutoScaling": False,
-        "nodeImageVersion": "AKSUbuntu-2204gen2containerd-202601.01.0", "upgradeSettings": {"maxSurge": "10%"},
+        "nodeImageVersion": aks_upgrade.CREATED_NODE_IMAGE, "upgradeSettings": {"maxSurge": "10%"},
     }}, {"vmss": scale_set.id})
     lab.store.save(pool)
     return pool
@@ -239,7 +275,7 @@ def _check_immutable(current, wanted, fields, target):
 
 
 def _update_cluster(lab, cluster, body):
-    _idle(lab, cluster)
+    check_idle(lab, cluster)
     properties = body.get("properties") or {}
     if body.get("location") and resources.check_location(body["location"], CLUSTER_TYPE) != cluster.body["location"]:
         raise ArmError(400, "PropertyChangeNotAllowed", "Changing property 'location' is not allowed.", target="location")
@@ -257,22 +293,53 @@ def _update_cluster(lab, cluster, body):
         _check_immutable(current.properties, wanted, IMMUTABLE_POOL_FIELDS, f"agentPoolProfiles[{raw['name']}]")
         if raw.get("count") is not None and raw["count"] != current.properties["count"]:
             counts[current.id] = _pool_spec(cluster.body["location"], {**current.properties, "count": raw["count"]}, False)["count"]
-    if properties.get("kubernetesVersion"):
-        version = _version(properties["kubernetesVersion"])
-        cluster.properties["kubernetesVersion"] = version
+    version = _version(properties["kubernetesVersion"]) if properties.get("kubernetesVersion") else None
+    following = _following_pools(cluster, pools, properties, version)
+    if following is not None and counts:
+        raise ArmError(400, "OperationNotAllowed", "A Kubernetes version upgrade cannot change agent pool counts in the same "
+                                                   "operation; scale the pools before or after the upgrade.")
     for key in ("storageProfile", "oidcIssuerProfile", "securityProfile"):
         if properties.get(key):
             _deep_update(cluster.properties.setdefault(key, {}), properties[key])
     if properties.get("disableLocalAccounts") is not None:
         cluster.properties["disableLocalAccounts"] = bool(properties["disableLocalAccounts"])
+    if properties.get("aadProfile") is not None:
+        cluster.properties["aadProfile"] = _aad_profile(lab, properties["aadProfile"])
     if body.get("sku"):
         cluster.body["sku"] = body["sku"]
     # a PUT carries the whole resource: its tags replace the old ones (PATCH merges, see patch_cluster)
     cluster.body["tags"] = rules.checked_tags(body.get("tags"))
-    operation = resources.begin(lab, cluster, "Updating", "cluster.update", {"counts": counts})
+    if following is not None:
+        operation = aks_upgrade.start_cluster_upgrade(lab, cluster, version, following)
+    else:
+        operation = resources.begin(lab, cluster, "Updating", "cluster.update", {"counts": counts})
     for spec in new_pools:
         _create_pool(lab, cluster, spec)
     return render(lab, cluster), operation
+
+
+def _following_pools(cluster, pools, properties, version):
+    """The pools a control plane upgrade to ``version`` carries along (None: no upgrade), after AKS's version rules.
+
+    A pool follows unless its profile in the request keeps another ``orchestratorVersion`` (a control-plane-only upgrade).
+    """
+    current = cluster.properties["currentKubernetesVersion"]
+    if version is None or version == current:
+        return None
+    aks_upgrade.check_control_plane(current, version)
+    wanted = {raw.get("name"): raw.get("orchestratorVersion") for raw in properties.get("agentPoolProfiles") or []}
+    following = []
+    for name, pool in pools.items():
+        requested = wanted.get(name)
+        pool_version = pool.properties["currentOrchestratorVersion"]
+        if requested and _version(requested) != version:
+            if _version(requested) != pool_version:
+                raise ArmError(400, "OperationNotAllowed", f"Agent pool '{name}' can follow the control plane to {version} or keep "
+                                                           f"{pool_version} in a cluster upgrade, not move to {requested}.")
+            aks_upgrade.check_skew(pool_version, version)
+        else:
+            following.append(pool)
+    return following
 
 
 def _deep_update(target, update):
@@ -286,7 +353,7 @@ def _deep_update(target, update):
 def patch_cluster(lab, subscription, group, name, body):
     """PATCH (update tags) of a cluster; returns (resource, operation)."""
     cluster = get_cluster(lab, subscription, group, name)
-    _idle(lab, cluster)
+    check_idle(lab, cluster)
     rules.merge_tags(cluster.body, body)
     return render(lab, cluster), resources.begin(lab, cluster, "Updating", "cluster.update", {"counts": {}})
 
@@ -299,7 +366,6 @@ def _finish_cluster(lab, operation):
         if count is not None:
             _scale_pool(lab, pool, count)
         pool.properties["provisioningState"] = "Succeeded"
-        pool.properties["currentOrchestratorVersion"] = pool.properties["orchestratorVersion"] = cluster.properties["kubernetesVersion"]
         lab.store.save(pool)
     cluster.properties["currentKubernetesVersion"] = cluster.properties["kubernetesVersion"]
     cluster.properties["provisioningState"] = "Succeeded"
@@ -335,7 +401,7 @@ def _remove_pool_nodes(lab, pool):
 def power(lab, subscription, group, name, action):
     """Start stopping (``stop``) or starting (``start``) a cluster; returns the operation."""
     cluster = get_cluster(lab, subscription, group, name)
-    _idle(lab, cluster)
+    check_idle(lab, cluster)
     return resources.begin(lab, cluster, "Stopping" if action == "stop" else "Starting", f"cluster.{action}")
 
 
@@ -366,7 +432,31 @@ def credentials(lab, subscription, group, name, role):
             kubeconfig = handle.read()
     else:
         kubeconfig = _placeholder_kubeconfig(cluster, group, role).encode()
+    aad = cluster.properties.get("aadProfile")
+    if role == "clusterUser" and aad:
+        kubeconfig = _kubelogin_kubeconfig(kubeconfig, cluster, group, aad["tenantID"])
     return {"kubeconfigs": [{"name": role, "value": base64.b64encode(kubeconfig).decode()}]}
+
+
+def _kubelogin_kubeconfig(kubeconfig, cluster, group, tenant):
+    """The user kubeconfig of an Entra ID cluster, as AKS writes it: the same server and CA, a user that runs kubelogin."""
+    server = json.loads(kubeconfig)["clusters"][0] if kubeconfig.lstrip().startswith(b"{") else None
+    name, user = cluster.body["name"], f"clusterUser_{group}_{cluster.body['name']}"
+    entry = ({"name": name, "cluster": server["cluster"]} if server else
+             {"name": name, "cluster": {"server": f"https://{cluster.properties['dnsPrefix']}.placeholder.invalid:443",
+                                        "insecure-skip-tls-verify": True}})
+    config = {
+        "apiVersion": "v1", "kind": "Config", "clusters": [entry],
+        "contexts": [{"name": name, "context": {"cluster": name, "user": user}}], "current-context": name, "preferences": {},
+        "users": [{"name": user, "user": {"exec": {
+            "apiVersion": "client.authentication.k8s.io/v1beta1", "command": "kubelogin", "env": None,
+            "args": ["get-token", "--environment", "AzurePublicCloud", "--server-id", AKS_SERVER_APP, "--client-id", KUBELOGIN_CLIENT_APP,
+                     "--tenant-id", tenant, "--login", "devicecode"],
+            "installHint": "\nkubelogin is not installed which is required to connect to AAD enabled cluster.\n\n"
+                           "To learn more, please go to https://aka.ms/aks/kubelogin\n",
+            "interactiveMode": "IfAvailable", "provideClusterInfo": False}}}],
+    }
+    return (json.dumps(config, indent=2) + "\n").encode()
 
 
 def backed_cluster(lab):
@@ -394,24 +484,30 @@ def kube_view(lab):
     """
     cluster = backed_cluster(lab)
     if cluster is None:
-        return {"cluster": None, "instances": []}
+        return {"cluster": None, "instances": [], "upgrades": []}
     parts = cluster.id.split("/")
     view = {"id": cluster.id, "name": cluster.body["name"], "location": cluster.body["location"], "subscription": parts[2],
             "nodeResourceGroup": cluster.properties["nodeResourceGroup"], "provisioningState": cluster.properties["provisioningState"],
-            "kubeletIdentityClientId": cluster.properties["identityProfile"]["kubeletidentity"]["clientId"]}
+            "kubeletIdentityClientId": cluster.properties["identityProfile"]["kubeletidentity"]["clientId"],
+            "adminGroupObjectIDs": (cluster.properties.get("aadProfile") or {}).get("adminGroupObjectIDs") or []}
     instances = []
     if cluster.properties["provisioningState"] != "Creating":
+        aks_upgrade.tick(lab, cluster)
+        now = time.time()
         for pool in lab.store.children(cluster.id, POOL_TYPE):
             spec = pool.properties
             scale_set = lab.store.get(pool.internal["vmss"])
             for vm in lab.store.children(scale_set.id, vmss.VM_TYPE):
+                if not aks_upgrade.joined(vm, now):
+                    continue
+                kubelet_version, node_image = aks_upgrade.instance_versions(pool, vm)
                 instances.append({
                     "vmss": scale_set.body["name"], "instanceId": vm.body["instanceId"], "zone": (vm.body.get("zones") or [None])[0],
                     "vmSize": vm.properties["hardwareProfile"]["vmSize"], "power": vm.internal["power"], "pool": spec["name"],
                     "mode": spec["mode"], "labels": spec.get("nodeLabels") or {}, "taints": spec.get("nodeTaints") or [],
-                    "maxPods": spec.get("maxPods"),
+                    "maxPods": spec.get("maxPods"), "kubeletVersion": kubelet_version, "nodeImage": node_image,
                 })
-    return {"cluster": view, "instances": instances}
+    return {"cluster": view, "instances": instances, "upgrades": aks_upgrade.runs_view(lab, cluster)}
 
 
 def _readable(path):
@@ -453,11 +549,20 @@ def list_pools(lab, subscription, group, name):
 def put_pool(lab, subscription, group, name, pool_name, body):
     """Create or update an agent pool; returns (resource, operation, created)."""
     cluster = get_cluster(lab, subscription, group, name)
-    _idle(lab, cluster)
+    check_idle(lab, cluster)
     raw = dict(body.get("properties") or {}, name=pool_name)
     existing = lab.store.get(f"{cluster.id}/agentPools/{pool_name}")
+    settings = aks_upgrade.checked_settings((existing.properties if existing else {}).get("upgradeSettings") or {"maxSurge": "10%"},
+                                            raw.get("upgradeSettings"))
+    version = _version(raw["orchestratorVersion"]) if raw.get("orchestratorVersion") else None
     if existing is None:
+        if version:
+            aks_upgrade.check_skew(version, cluster.properties["currentKubernetesVersion"])
         pool = _create_pool(lab, cluster, _pool_spec(cluster.body["location"], raw, False))
+        pool.properties["upgradeSettings"] = settings
+        if version:
+            pool.properties["orchestratorVersion"] = pool.properties["currentOrchestratorVersion"] = version
+        lab.store.save(pool)
         return pool, lab.operations.start("agentPool.create", pool.id, cluster.body["location"], {}), True
     if raw.get("availabilityZones") is not None:
         raw["availabilityZones"] = [str(zone) for zone in raw["availabilityZones"]]
@@ -465,6 +570,13 @@ def put_pool(lab, subscription, group, name, pool_name, body):
     spec = _pool_spec(cluster.body["location"], {**existing.properties, **raw}, False)
     for key in ("mode", "nodeLabels", "nodeTaints", "maxPods"):
         existing.properties[key] = spec[key]
+    existing.properties["upgradeSettings"] = settings
+    current = existing.properties["currentOrchestratorVersion"]
+    if version and version != current:
+        aks_upgrade.check_pool_version(current, version, cluster.properties["currentKubernetesVersion"])
+        if spec["count"] != existing.properties["count"]:
+            raise ArmError(400, "OperationNotAllowed", "An agent pool upgrade cannot change its count in the same operation.")
+        return existing, aks_upgrade.start_pool_upgrade(lab, cluster, existing, version, aks_upgrade.LATEST_NODE_IMAGE), False
     operation = resources.begin(lab, existing, "Updating", "agentPool.update", {"count": spec["count"]}, cluster.body["location"])
     return existing, operation, False
 
@@ -484,7 +596,7 @@ def delete_pool(lab, subscription, group, name, pool_name):
     pool = lab.store.get(f"{cluster.id}/agentPools/{pool_name}")
     if pool is None:
         return None
-    _idle(lab, cluster)
+    check_idle(lab, cluster)
     others = [other for other in lab.store.children(cluster.id, POOL_TYPE) if other.id != pool.id and other.properties["mode"] == "System"]
     if pool.properties["mode"] == "System" and not others:
         raise ArmError(400, "OperationNotAllowed", "There has to be at least one system agent pool.")

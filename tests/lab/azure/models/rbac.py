@@ -5,7 +5,8 @@ Mirrored behaviour (Azure RBAC: "Understand Azure role definitions", "Track asyn
   with GET and HEAD ``read``, PUT and PATCH ``write``, DELETE ``delete``; a POST to ``.../{name}/{action}`` is
   ``.../{action}/action``; resource groups are ``Microsoft.Resources/subscriptions/resourceGroups/...``; below nested
   ``providers`` segments (role assignments on a resource) the last provider names the operation;
-- the caller is the token's ``oid``; a role assignment applies at its scope and below (subscription, resource group,
+- the caller is the token's ``oid``, with the groups it is a member of (a role assigned to a group applies to its
+  members); a role assignment applies at its scope and below (subscription, resource group,
   resource; ids compared without regard to case); an assignment allows an operation when one of its role's
   ``actions`` matches and none of the same role's ``notActions`` does (``dataActions`` never count on the control
   plane); ``*`` matches any run of characters (``*``, ``*/read``, ``Microsoft.Compute/*``), and ``/*/`` also a single
@@ -109,9 +110,15 @@ def need(method, path):
     return Need("scoped", "/".join(["Microsoft.Resources/subscriptions", *parts[2::2], verb]), path)
 
 
+def _assignments(lab, object_id):
+    """The role assignments that apply to a principal: its own and those of its groups."""
+    return [assignment for principal in [object_id or "", *lab.identity.groups(object_id or "")]
+            for assignment in authorization.assignments_of(lab, principal)]
+
+
 def permitted(lab, object_id, operation, scope):
-    """Whether a principal's role assignments at ``scope`` or above grant ``operation``."""
-    for assignment in authorization.assignments_of(lab, object_id):
+    """Whether a principal's role assignments (its own and its groups') at ``scope`` or above grant ``operation``."""
+    for assignment in _assignments(lab, object_id):
         role = authorization.ROLES_BY_ID.get(assignment.properties["roleDefinitionId"].rsplit("/", 1)[-1].lower())
         if role and authorization.covers(assignment.parent, scope) and allows(role, operation):
             return True
@@ -121,7 +128,7 @@ def permitted(lab, object_id, operation, scope):
 def _in_subscription(lab, object_id, scope):
     subscription = "/" + "/".join(scope.strip("/").split("/")[:2])
     return any(authorization.covers(assignment.parent, subscription) or authorization.covers(subscription, assignment.parent)
-               for assignment in authorization.assignments_of(lab, object_id))
+               for assignment in _assignments(lab, object_id))
 
 
 def _poll_allowed(lab, object_id, wanted):
