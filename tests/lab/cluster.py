@@ -6,8 +6,9 @@ the Azure Disk CSI driver (``disk.csi.azure.com``: the CSIDriver object, the lab
 csi-snapshotter with the flags AKS runs them with) and the bridge (``lab.bridge``) that turns the
 emulated cluster's scale-set instances into Nodes and plays the kubelet's part. The emulator is
 told the control plane's kubeconfig so ``listClusterAdminCredential`` of the cluster the lab backs
-returns it. Every process is started and stopped through the control plane's launcher, so
-``make lab-down`` ends exactly what ``make lab-up`` started.
+returns it. Like an AKS API server with Entra ID integration, kube-apiserver trusts the emulator's Entra ID
+tokens for the AKS server application (``entra_id_authenticator``). Every process is started and stopped through
+the control plane's launcher, so ``make lab-down`` ends exactly what ``make lab-up`` started.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from .admin_client import AdminClient
+from .azure.identity import AKS_SERVER_APP
 from .kube import controlplane
 
 HERE = Path(__file__).resolve().parent
@@ -58,6 +60,25 @@ def ensure_csidriver(kubeconfig: str) -> None:
     except ApiException as exc:
         if exc.status != 409:
             raise
+
+
+def entra_id_authenticator(exports: dict) -> dict:
+    """kube-apiserver's JWT authenticator for the lab tenant's Entra ID tokens, as an AKS API server accepts them.
+
+    The tokens are v1 tokens (issuer ``https://sts.windows.net/<tenant>/``) for the AKS server application; their
+    issuer's discovery document and keys are served by the emulator (over the lab CA), so ``discoveryURL`` names it.
+    The user is the token's ``upn`` (a user) or ``oid`` (a service principal or managed identity), the groups the
+    ``groups`` claim (group object ids), both without a prefix, as AKS names them in RBAC bindings.
+    """
+    tenant = exports["AZURE_TENANT_ID"]
+    return {
+        "issuer": {"url": f"https://sts.windows.net/{tenant}/",
+                   "discoveryURL": f"{exports['AZURE_AUTHORITY_HOST'].rstrip('/')}/{tenant}/.well-known/openid-configuration",
+                   "certificateAuthority": Path(exports["LAB_AZURE_CA"]).read_text(encoding="utf-8"),
+                   "audiences": [AKS_SERVER_APP]},
+        "claimMappings": {"username": {"expression": "has(claims.upn) ? claims.upn : claims.oid"},
+                          "groups": {"claim": "groups", "prefix": ""}},
+    }
 
 
 def configure_emulator(exports: dict, kubeconfig) -> None:
@@ -99,7 +120,8 @@ def up(exports: dict, state: Path) -> dict:
     if missing:
         raise SystemExit("lab: the Kubernetes binaries are not built (%s): run 'make lab-setup'" % ", ".join(missing))
     try:
-        started = controlplane.start(state, kwok_stages=KWOK_STAGES, addons=addons(exports, state))
+        started = controlplane.start(state, kwok_stages=KWOK_STAGES, addons=addons(exports, state),
+                                     jwt_authenticators=[entra_id_authenticator(exports)])
     except controlplane.ControlPlaneError as exc:
         raise SystemExit("lab: %s" % exc) from exc
     configure_emulator(exports, started["kubeconfig"])

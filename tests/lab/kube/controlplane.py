@@ -53,6 +53,7 @@ SERVICE_IP = "10.96.0.1"
 POD_CIDR = "10.244.0.0/16"
 APISERVER_SANS = ("kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local", "localhost")
 RUN_FILE = "run.json"
+AUTHENTICATION_FILE = "authentication-config.json"
 
 
 class ControlPlaneError(RuntimeError):
@@ -344,11 +345,19 @@ def status(state_dir) -> dict:
     return {"ports": run.get("ports", {}), "processes": procs, "kubeconfig": run.get("kubeconfig"), "server": run.get("server")}
 
 
+def write_authentication_config(path: Path, jwt_authenticators) -> None:
+    """kube-apiserver's structured authentication configuration (``--authentication-config``): the JWT authenticators
+    (issuer, audiences, claim mappings) it trusts besides client certificates and service-account tokens."""
+    config = {"apiVersion": "apiserver.config.k8s.io/v1", "kind": "AuthenticationConfiguration", "jwt": list(jwt_authenticators)}
+    pki.write(path, (json.dumps(config, indent=2) + "\n").encode("utf-8"))
+
+
 class _Plan:  # pylint: disable=too-few-public-methods,too-many-instance-attributes
     """Everything one start needs to build the command lines: state paths, binaries, ports, kubeconfigs."""
 
-    def __init__(self, state: Path, ports: dict, extra_args: dict):
+    def __init__(self, state: Path, ports: dict, extra_args: dict, authentication: Path | None = None):
         self.state = state
+        self.authentication = authentication
         self.pki = state / "pki"
         self.bins = paths()
         self.ports = ports
@@ -392,7 +401,7 @@ def _apiserver_args(plan: _Plan) -> list:
         f"--requestheader-client-ca-file={certs / 'ca.crt'}", "--requestheader-allowed-names=front-proxy-client",
         "--requestheader-username-headers=X-Remote-User", "--requestheader-group-headers=X-Remote-Group",
         "--requestheader-extra-headers-prefix=X-Remote-Extra-",
-    ]
+    ] + ([f"--authentication-config={plan.authentication}"] if plan.authentication else [])
 
 
 def _controller_manager_args(plan: _Plan) -> list:
@@ -434,8 +443,8 @@ def _snapshot_controller_args(plan: _Plan) -> list:
     ]
 
 
-def _prepare(state: Path, ports, extra_args) -> _Plan:
-    """Refuse a second start, make the folders, the PKI (once) and this run's kubeconfigs."""
+def _prepare(state: Path, ports, extra_args, jwt_authenticators=None) -> _Plan:
+    """Refuse a second start, make the folders, the PKI (once), this run's kubeconfigs and authentication configuration."""
     missing = missing_binaries()
     if missing:
         raise ControlPlaneError(f"lab Kubernetes binaries not built ({', '.join(missing)}): run tests/lab/kube/build.sh (cache {cache_dir()})")
@@ -445,7 +454,10 @@ def _prepare(state: Path, ports, extra_args) -> _Plan:
     for sub in ("logs", "etcd", "kwok-home"):
         (state / sub).mkdir(parents=True, exist_ok=True)
     os.chmod(state / "etcd", 0o700)  # etcd warns about anything wider
-    plan = _Plan(state, _choose_ports(ports, previous.get("ports", {})), extra_args or {})
+    authentication = state / AUTHENTICATION_FILE if jwt_authenticators else None
+    if authentication:
+        write_authentication_config(authentication, jwt_authenticators)
+    plan = _Plan(state, _choose_ports(ports, previous.get("ports", {})), extra_args or {}, authentication)
     if not _pki_ready(plan.pki):
         generate_pki(plan.pki)
     for user, path in plan.kubeconfig.items():
@@ -454,12 +466,15 @@ def _prepare(state: Path, ports, extra_args) -> _Plan:
 
 
 # pylint: disable-next=too-many-arguments,too-many-locals
-def start(state_dir, *, ports=None, kwok_stages=DEFAULT_KWOK_STAGES, extra_args=None, addons=None, timeout: float = 90, log=print) -> dict:
+def start(state_dir, *, ports=None, kwok_stages=DEFAULT_KWOK_STAGES, extra_args=None, addons=None, jwt_authenticators=None,
+          timeout: float = 90, log=print) -> dict:
     """Start the control plane and wait until it is healthy; returns kubeconfig, server URL, ports, seconds.
 
     ports: overrides by name (see PORT_NAMES); the rest reuse the last run's ports when free, else any free port.
     kwok_stages: stage YAML paths, relative to the cached kustomize/stage folder or absolute.
     extra_args: {component: [flags]} appended to a component's command line.
+    jwt_authenticators: kube-apiserver's JWT authenticators (``AuthenticationConfiguration.jwt`` entries), written to
+      its ``--authentication-config`` file; client certificates keep working beside them.
     addons: a function called with the admin kubeconfig path once the API is ready; it returns more
       processes to run as [(name, argv, env, ready)] (ready: a no-argument check, or None), which are
       started in order, recorded like the rest (so stop() ends them too) and waited for.
@@ -467,7 +482,7 @@ def start(state_dir, *, ports=None, kwok_stages=DEFAULT_KWOK_STAGES, extra_args=
     """
     began = time.monotonic()
     state = Path(state_dir).resolve()
-    plan = _prepare(state, ports, extra_args)
+    plan = _prepare(state, ports, extra_args, jwt_authenticators)
     run = {"started": time.strftime("%Y-%m-%dT%H:%M:%S"), "ports": plan.ports, "server": plan.server,
            "kubeconfig": str(plan.kubeconfig["admin"]), "processes": []}
     _write_run(state, run)
