@@ -13,6 +13,14 @@ readiness probe, the kubelet's next status update; a container's exit after SIGT
 ``probeTimes`` (realistic) a pod's own readiness probe decides instead (``initialDelaySeconds`` +
 ``periodSeconds``), the fast profile keeps ``pod.ready`` for every pod.
 
+AKS upgrades: ``cluster.upgrade`` is the control plane's part, ``agentPool.surgeNode`` the time a surge
+instance takes to join, ``agentPool.reimage`` a node's reimage (the node NotReady meanwhile),
+``agentPool.upgrade`` a whole pool upgrade of a cluster without nodes in the lab; ``upgrade.minute`` is
+not an operation but the seconds one minute of a pool's ``drainTimeoutInMinutes`` and
+``nodeSoakDurationInMinutes`` lasts (60 realistic, 1 under the fast profile). The realistic times are
+modest estimates within what AKS reports (a surge node joins in one to two minutes, a reimage takes two
+to three), not measurements.
+
 The realistic profile sends ARM's integer ``Retry-After`` (at least one second) on polling
 responses.  The fast profile sends ``retry-after-ms`` instead (azure-core reads it when there is
 no ``Retry-After``, which would otherwise take precedence), so that tests poll every 100 ms.
@@ -31,6 +39,11 @@ REALISTIC = {
     "agentPool.create": 150.0,
     "agentPool.update": 60.0,
     "agentPool.delete": 90.0,
+    "agentPool.upgrade": 600.0,
+    "agentPool.surgeNode": 90.0,
+    "agentPool.reimage": 150.0,
+    "cluster.upgrade": 300.0,
+    "upgrade.minute": 60.0,
     "disk.create": 4.0,
     "disk.update": 6.0,
     "disk.delete": 3.0,
@@ -53,6 +66,11 @@ FAST = {key: 0.15 for key in REALISTIC} | {
     "cluster.create": 0.4,
     "cluster.delete": 0.3,
     "snapshot.copy": 1.5,
+    "agentPool.upgrade": 0.5,
+    "agentPool.surgeNode": 0.3,
+    "agentPool.reimage": 0.5,
+    "cluster.upgrade": 0.3,
+    "upgrade.minute": 1.0,
     "pod.start": 0.3,
     "pod.ready": 0.2,
     "pod.stop": 0.3,

@@ -1,6 +1,7 @@
 """Routes of Microsoft.ContainerService managed clusters and agent pools."""
 
 from ..arm import Reply, Route, page, paged
+from ..models import aks_upgrade
 from ..models import containerservice as aks
 from .operations import ASYNC_OPERATION, accepted, deleting
 
@@ -54,6 +55,11 @@ def _list_pools(lab, request):
     return page([pool.body for pool in aks.list_pools(lab, *request.names)])
 
 
+def _upgrade_node_image(lab, request):
+    pool, operation = aks_upgrade.upgrade_node_image(lab, *request.names, request.params["pool"])
+    return accepted(lab, request, operation, 202, pool.body)
+
+
 ROUTES = [
     Route("GET", LOCATION + "/orchestrators",
           lambda lab, request: Reply(200, aks.orchestrators(request.params["subscription"], request.params["location"]))),
@@ -69,6 +75,12 @@ ROUTES = [
     Route("POST", CLUSTER + "/listClusterAdminCredential", _credentials("clusterAdmin")),
     Route("POST", CLUSTER + "/listClusterUserCredential", _credentials("clusterUser")),
     Route("GET", CLUSTER + "/agentPools", _list_pools),
+    Route("GET", CLUSTER + "/upgradeProfiles/default", lambda lab, request: Reply(200, aks_upgrade.cluster_profile(lab, *request.names))),
+    Route("GET", CLUSTER + "/availableAgentPoolVersions",
+          lambda lab, request: Reply(200, aks_upgrade.available_pool_versions(lab, *request.names))),
+    Route("GET", POOL + "/upgradeProfiles/default",
+          lambda lab, request: Reply(200, aks_upgrade.pool_profile(lab, *request.names, request.params["pool"]))),
+    Route("POST", POOL + "/upgradeNodeImageVersion", _upgrade_node_image),
     Route("PUT", POOL, _put_pool),
     Route("GET", POOL, _get_pool),
     Route("DELETE", POOL, lambda lab, request: deleting(lab, request, aks.delete_pool(lab, *request.names, request.params["pool"]))),

@@ -24,7 +24,8 @@ ASYNC_OPERATION, LOCATION = "Azure-AsyncOperation", "Location"
 SUBSCRIPTION_OPERATIONS = "/subscriptions/{subscription}/providers/{namespace}/locations/{location}"
 # Operation kinds a PUT or PATCH starts: their operation result is the resource they wrote.
 RESOURCE_WRITES = frozenset({"disk.create", "disk.update", "snapshot.create", "cluster.create", "cluster.update", "agentPool.create",
-                             "agentPool.update", "vm.attach", "vm.detach", "vm.update"})
+                             "agentPool.update", "agentPool.upgrade", "cluster.upgrade", "vm.attach", "vm.detach",
+                             "vm.update"})
 
 
 def poll_headers(lab, kind):
