@@ -175,6 +175,13 @@ suite_secrets() {
     "$root/tests/secrets/run.sh"
 }
 
+suite_awx() {
+    # extensions/awx (credential types, job templates, surveys) against the controller's format rules, then every
+    # playbook run as a controller job runs it (ansible-runner, a private data directory per job holding only what its
+    # credentials inject and its survey answers) against a lab of the suite's own (tests/awx).
+    (cd "$root/tests/awx" && python -m pytest -p no:cacheprovider -q .)
+}
+
 run_suite() {
     # suite_$1 in a subshell, with a lab folder of its own (removed after the suite).
     local lab_dir rc
