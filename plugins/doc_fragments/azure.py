@@ -165,4 +165,18 @@ options:
         type: str
         default: user
         choices: [admin, user]
+      login:
+        description:
+          - How the user of an Entra ID cluster's user kubeconfig signs in.
+          - V(kubelogin) writes the kubeconfig as Azure returns it, whose user runs C(kubelogin get-token) (an exec
+            plugin, which must be installed where Kubernetes is reached).
+          - V(token) replaces that exec user by a bearer token the module's Azure credential gets for the AKS server
+            application the kubeconfig names (C(--server-id)), for a controller without kubelogin (an AWX execution
+            environment). The token lasts about an hour; the file keeps it while it stays valid for 10 minutes more and
+            the kubeconfig is the same, so a rerun within that time changes nothing. The token is never logged or returned.
+          - A kubeconfig without an exec user (a cluster with local accounts, O(kubeconfig.credential=admin)) is written
+            as Azure returns it either way.
+        type: str
+        default: kubelogin
+        choices: [kubelogin, token]
 """

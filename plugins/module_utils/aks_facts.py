@@ -13,6 +13,7 @@ import tempfile
 
 from ansible.module_utils.common.text.converters import to_bytes
 
+from ansible_collections.kubedisk.aks.plugins.module_utils.aks_kubeconfig import HAS_YAML, KubeconfigError, with_bearer_token
 from ansible_collections.kubedisk.aks.plugins.module_utils.azure_diff import norm_zones
 from ansible_collections.kubedisk.aks.plugins.module_utils.azure_ids import parse_resource_id
 from ansible_collections.kubedisk.aks.plugins.module_utils.azure_models import to_rest
@@ -21,6 +22,7 @@ from ansible_collections.kubedisk.aks.plugins.module_utils.azure_models import t
 KUBECONFIG_FILE_SPEC = {"type": "dict", "no_log": False, "options": {
     "path": {"type": "path", "required": True},
     "credential": {"type": "str", "default": "user", "choices": ["admin", "user"]},
+    "login": {"type": "str", "default": "kubelogin", "choices": ["kubelogin", "token"]},
 }}
 
 
@@ -81,6 +83,7 @@ def cluster_facts(cluster):
         "power_state": (props.get("powerState") or {}).get("code"),
         "sku_tier": (mc.get("sku") or {}).get("tier"),
         "disable_local_accounts": bool(props.get("disableLocalAccounts")),
+        "entra_id": entra_id_facts(props.get("aadProfile")),
         "enable_rbac": props.get("enableRBAC"),
         "identity": {
             "type": identity.get("type"),
@@ -113,6 +116,18 @@ def cluster_facts(cluster):
     }
 
 
+def entra_id_facts(profile):
+    """Facts of a cluster's Entra ID integration (``aadProfile``), None without it."""
+    if not profile:
+        return None
+    return {
+        "managed": bool(profile.get("managed")),
+        "admin_group_object_ids": sorted(group.lower() for group in profile.get("adminGroupObjectIDs") or []),
+        "tenant_id": profile.get("tenantID"),
+        "azure_rbac": bool(profile.get("enableAzureRBAC")),
+    }
+
+
 def principal_of(facts, which):
     """Object id of a cluster's ``kubelet`` or ``cluster`` identity (None when it has none)."""
     if which == "kubelet":
@@ -136,6 +151,40 @@ def fetch_kubeconfig(module, client, resource_group, name, credential):
     if isinstance(value, str):
         value = base64.b64decode(value)
     return bytes(value or b"")
+
+
+def cluster_kubeconfig(module, client, resource_group, name, options):
+    """The kubeconfig bytes the ``kubeconfig`` option writes: Azure's, or with ``login: token`` its exec (kubelogin)
+    users replaced by a bearer token the module's Azure credential gets for the server application they name (the
+    file's own content when it is that kubeconfig with a token still valid). The token is kept out of every output."""
+    content = fetch_kubeconfig(module, client, resource_group, name, options["credential"])
+    if options.get("login") != "token":
+        return content
+    if not HAS_YAML:
+        module.fail_json(msg="kubeconfig.login token needs PyYAML")
+
+    def get_token(application):
+        token = module.call("getting an Entra ID token for the AKS server application %s (kubeconfig.login token)" % application,
+                            module.credential.get_token, "%s/.default" % application).token
+        module.module.no_log_values.add(token)
+        return token
+
+    try:
+        return with_bearer_token(content, get_token, _read_file(options["path"]))
+    except KubeconfigError as exc:
+        module.fail_json(msg="cannot replace kubelogin by a token in the kubeconfig of cluster %s: %s" % (name, exc))
+
+
+def _read_file(path):
+    """A file's bytes, or None when it is not a readable file."""
+    path = os.path.expanduser(path)
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except (IOError, OSError):
+        return None
 
 
 def write_private_file(module, path, content):

@@ -191,8 +191,27 @@ options:
         description: Azure Blob CSI driver.
         type: bool
   disable_local_accounts:
-    description: Disable local accounts (the admin kubeconfig); Entra ID sign-in only.
+    description:
+      - Disable local accounts (the admin kubeconfig); Entra ID sign-in only. Azure allows it only on a cluster with
+        Entra ID integration (O(entra_id)).
     type: bool
+  entra_id:
+    description:
+      - AKS-managed Microsoft Entra ID integration (C(aadProfile)). The API server then accepts Entra ID tokens for the
+        AKS server application, and the user kubeconfig signs in with kubelogin (see O(kubeconfig.login)).
+      - Once on, Azure does not turn it off; leaving the option out keeps what the cluster has.
+      - Kubernetes RBAC authorizes the users (Azure RBAC for Kubernetes authorization is not managed by this module).
+    type: dict
+    suboptions:
+      admin_group_object_ids:
+        description:
+          - Object ids of the Entra ID groups whose members are cluster admins (AKS binds them to C(cluster-admin)).
+          - The complete list when given (order and casing do not matter); left out, the cluster keeps its groups.
+        type: list
+        elements: str
+      tenant_id:
+        description: Tenant of the users who sign in; Azure uses the subscription's tenant when it is not given.
+        type: str
   sku_tier:
     description: Control plane tier.
     type: str
@@ -235,6 +254,17 @@ EXAMPLES = r"""
       path: ~/.kube/aks-stateful
       credential: admin
   register: cluster
+
+- name: Entra ID sign-in only, for an admin group; a kubeconfig with a token for a controller without kubelogin
+  kubedisk.aks.aks_cluster:
+    name: aks-stateful
+    resource_group: rg-stateful
+    entra_id:
+      admin_group_object_ids: [0b1f6e5c-2a4d-4a53-9c1e-5b2b3a0d8f11]
+    disable_local_accounts: true
+    kubeconfig:
+      path: ~/.kube/aks-stateful
+      login: token
 
 - name: Kubelet identity to grant roles to
   ansible.builtin.debug:
@@ -296,6 +326,11 @@ cluster:
     disable_local_accounts:
       description: Whether local accounts are off.
       type: bool
+    entra_id:
+      description: Entra ID integration (managed, admin_group_object_ids, tenant_id, azure_rbac); null without it.
+      type: dict
+      sample: {managed: true, admin_group_object_ids: [0b1f6e5c-2a4d-4a53-9c1e-5b2b3a0d8f11], tenant_id: 72f988bf-86f1-41af-91ab-2d7cd011db47,
+               azure_rbac: false}
     identity:
       description: Cluster identity (type, principal_id, tenant_id, user_assigned_identities).
       type: dict
@@ -317,7 +352,7 @@ cluster:
       type: list
       elements: dict
 kubeconfig_path:
-  description: Where the kubeconfig was written (with O(kubeconfig)).
+  description: Where the kubeconfig was written (with O(kubeconfig)). Its content, and the token of O(kubeconfig.login=token), are never returned.
   returned: when O(kubeconfig) is set
   type: str
 operations:
@@ -341,10 +376,10 @@ import re
 from functools import partial
 
 from ansible_collections.kubedisk.aks.plugins.module_utils.aks_facts import (
-    KUBECONFIG_FILE_SPEC, cluster_facts, fetch_kubeconfig, write_private_file)
+    KUBECONFIG_FILE_SPEC, cluster_facts, cluster_kubeconfig, write_private_file)
 from ansible_collections.kubedisk.aks.plugins.module_utils.azure_diff import norm_zones, same_text
 from ansible_collections.kubedisk.aks.plugins.module_utils.azure_ids import (
-    same_id, valid_agent_pool, valid_cluster_name, valid_dns_prefix, valid_resource_group)
+    is_guid, same_id, valid_agent_pool, valid_cluster_name, valid_dns_prefix, valid_resource_group)
 from ansible_collections.kubedisk.aks.plugins.module_utils.azure_models import to_rest
 from ansible_collections.kubedisk.aks.plugins.module_utils.azure_module import AzureModule
 from ansible_collections.kubedisk.aks.plugins.module_utils.azure_tags import TAGS_SPEC, tags_after
@@ -408,6 +443,10 @@ ARGUMENT_SPEC = {
     }},
     "storage_profile": {"type": "dict", "options": dict((k, {"type": "bool"}) for k in STORAGE_KEYS)},
     "disable_local_accounts": {"type": "bool"},
+    "entra_id": {"type": "dict", "options": {
+        "admin_group_object_ids": {"type": "list", "elements": "str"},
+        "tenant_id": {"type": "str"},
+    }},
     "sku_tier": {"type": "str", "choices": ["Free", "Standard", "Premium"]},
     "kubeconfig": KUBECONFIG_FILE_SPEC,
 }
@@ -442,6 +481,12 @@ def validate_params(params):
     if params["kubelet_identity"] and identity.get("type") != "UserAssigned":
         raise Invalid("kubelet_identity (bring your own) needs identity.type: UserAssigned with a user_assigned_identity "
                       "that may manage it (Managed Identity Operator on the kubelet identity)")
+    entra_id = params["entra_id"] or {}
+    for group in entra_id.get("admin_group_object_ids") or []:
+        if not is_guid(group):
+            raise Invalid("entra_id.admin_group_object_ids: %r is not a group object id (a GUID)" % group)
+    if entra_id.get("tenant_id") and not is_guid(entra_id["tenant_id"]):
+        raise Invalid("entra_id.tenant_id %r is not a tenant id (a GUID)" % entra_id["tenant_id"])
     kubeconfig = params["kubeconfig"] or {}
     if kubeconfig.get("credential") == "admin" and params["disable_local_accounts"]:
         raise Invalid("kubeconfig.credential admin is not available with disable_local_accounts: true; use credential: user")
@@ -593,7 +638,31 @@ def create_body(params):
         props["storageProfile"] = dict((STORAGE_KEYS[k], {"enabled": v}) for k, v in params["storage_profile"].items() if v is not None)
     if params["disable_local_accounts"] is not None:
         props["disableLocalAccounts"] = params["disable_local_accounts"]
+    if params["entra_id"]:
+        props["aadProfile"] = aad_profile(params["entra_id"], {})
     return body
+
+
+def aad_profile(entra_id, current):
+    """The ``aadProfile`` the ``entra_id`` options ask for over the cluster's ``current`` one (AKS-managed, Kubernetes RBAC)."""
+    profile = dict(current or {}, managed=True)
+    profile.setdefault("enableAzureRBAC", False)
+    if entra_id["admin_group_object_ids"] is not None:
+        profile["adminGroupObjectIDs"] = sorted(group.lower() for group in entra_id["admin_group_object_ids"])
+    if entra_id["tenant_id"]:
+        profile["tenantID"] = entra_id["tenant_id"]
+    return profile
+
+
+def aad_profile_changed(entra_id, current):
+    """Whether the ``entra_id`` options differ from the cluster's ``aadProfile`` (options left out are not compared)."""
+    current = current or {}
+    if not current.get("managed"):
+        return True
+    groups = entra_id["admin_group_object_ids"]
+    if groups is not None and sorted(set(g.lower() for g in groups)) != sorted(set(g.lower() for g in current.get("adminGroupObjectIDs") or [])):
+        return True
+    return bool(entra_id["tenant_id"]) and not same_text(entra_id["tenant_id"], current.get("tenantID"))
 
 
 def cluster_immutable_changes(params, current):
@@ -646,6 +715,9 @@ def cluster_update(params, current, force=False):
     if params["disable_local_accounts"] is not None and bool(props.get("disableLocalAccounts")) != params["disable_local_accounts"]:
         props["disableLocalAccounts"] = params["disable_local_accounts"]
         changes.append("disable_local_accounts")
+    if params["entra_id"] and aad_profile_changed(params["entra_id"], props.get("aadProfile")):
+        props["aadProfile"] = aad_profile(params["entra_id"], props.get("aadProfile"))
+        changes.append("entra_id")
     if params["sku_tier"] and not same_text(params["sku_tier"], (body.get("sku") or {}).get("tier")):
         body["sku"] = dict(body.get("sku") or {"name": "Base"}, tier=params["sku_tier"])
         changes.append("sku_tier")
@@ -680,6 +752,10 @@ def plan(params, current):
     Raises Invalid for changes Azure would refuse, before anything is written.
     """
     name = params["name"]
+    entra_id_on = params["entra_id"] is not None or bool((((current or {}).get("properties") or {}).get("aadProfile") or {}).get("managed"))
+    if params["disable_local_accounts"] and not entra_id_on:
+        raise Invalid("disable_local_accounts: true needs Entra ID integration (entra_id): without it Azure allows no sign-in "
+                      "but the local accounts, and refuses to disable them")
     if current is None:
         if not params["location"]:
             raise Invalid("location is required to create cluster %s" % name)
@@ -832,7 +908,7 @@ def main():
             if module.check_mode and current is None:
                 result["changed"] = True
             else:
-                content = fetch_kubeconfig(module, client, rg, name, params["kubeconfig"]["credential"])
+                content = cluster_kubeconfig(module, client, rg, name, params["kubeconfig"])
                 if write_private_file(module, path, content):
                     result["changed"] = True
                     result["operations"].append("write kubeconfig %s" % path)

@@ -26,7 +26,9 @@ options:
     description: Resource group to read clusters from.
     type: str
   kubeconfig:
-    description: Write the kubeconfig of the cluster O(name) to a file (mode 0600). Not done in check mode.
+    description:
+      - Write the kubeconfig of the cluster O(name) to a file (mode 0600). Not done in check mode.
+      - With O(kubeconfig.login=token), an Entra ID cluster's user kubeconfig carries a token instead of kubelogin.
   timeout:
     default: 300
 extends_documentation_fragment:
@@ -75,7 +77,7 @@ kubeconfig_path:
 """
 
 from ansible_collections.kubedisk.aks.plugins.module_utils.aks_facts import (
-    KUBECONFIG_FILE_SPEC, cluster_facts, fetch_kubeconfig, write_private_file)
+    KUBECONFIG_FILE_SPEC, cluster_facts, cluster_kubeconfig, write_private_file)
 from ansible_collections.kubedisk.aks.plugins.module_utils.azure_ids import valid_cluster_name, valid_resource_group
 from ansible_collections.kubedisk.aks.plugins.module_utils.azure_module import AzureModule
 
@@ -106,7 +108,7 @@ def main():
     if params["kubeconfig"] and clusters:
         path = params["kubeconfig"]["path"]
         result["kubeconfig_path"] = path
-        content = fetch_kubeconfig(module, client, rg, name, params["kubeconfig"]["credential"])
+        content = cluster_kubeconfig(module, client, rg, name, params["kubeconfig"])
         result["changed"] = write_private_file(module, path, content)
     module.exit_json(**result)
 

@@ -235,3 +235,56 @@ def test_module_cluster_made_meanwhile(run_module, clients, auth, azure_error, m
         assert result["cluster"]["name"] == "c1"
     else:
         assert result["failed"] and "cluster c1 was made meanwhile by another run and differs from what was asked" in result["msg"]
+
+
+ADMINS = "0B1F6E5C-2A4D-4A53-9C1E-5B2B3A0D8F11"
+OTHERS = "9d0e2b1a-6c7f-4e8d-a1b2-c3d4e5f60718"
+
+
+def entra_id(groups=None, tenant=None):
+    return {"admin_group_object_ids": groups, "tenant_id": tenant}
+
+
+def entra_current(groups):
+    current = copy.deepcopy(CURRENT)
+    current["properties"]["aadProfile"] = {"managed": True, "adminGroupObjectIDs": groups, "enableAzureRBAC": False, "tenantID": "t"}
+    return current
+
+
+def test_create_with_entra_id_maps_to_a_managed_aad_profile():
+    ops, predicted = plan(params(entra_id=entra_id([ADMINS]), disable_local_accounts=True), None)
+    props = ops[0][2]["properties"]
+    assert props["aadProfile"] == {"managed": True, "enableAzureRBAC": False, "adminGroupObjectIDs": [ADMINS.lower()]}
+    assert props["disableLocalAccounts"] is True
+    assert aks_cluster.cluster_facts(predicted)["entra_id"]["admin_group_object_ids"] == [ADMINS.lower()]
+
+
+def test_entra_id_in_other_casing_or_left_out_groups_plan_nothing():
+    current = entra_current([OTHERS, ADMINS.lower()])
+    assert plan(params(entra_id=entra_id([ADMINS, OTHERS])), copy.deepcopy(current))[0] == []
+    assert plan(params(entra_id=entra_id()), copy.deepcopy(current))[0] == []
+
+
+def test_turning_entra_id_on_and_changing_the_groups_update_the_cluster():
+    ops, predicted = plan(params(entra_id=entra_id([ADMINS]), disable_local_accounts=True), copy.deepcopy(CURRENT))
+    assert [o[3] for o in ops] == ["update cluster c1 (disable_local_accounts, entra_id)"]
+    assert ops[0][2]["properties"]["aadProfile"]["adminGroupObjectIDs"] == [ADMINS.lower()]
+    ops, predicted = plan(params(entra_id=entra_id([OTHERS])), entra_current([ADMINS.lower()]))
+    assert [o[3] for o in ops] == ["update cluster c1 (entra_id)"]
+    assert predicted["properties"]["aadProfile"] == {"managed": True, "adminGroupObjectIDs": [OTHERS], "enableAzureRBAC": False, "tenantID": "t"}
+
+
+def test_disabling_local_accounts_needs_entra_id():
+    for current in (None, copy.deepcopy(CURRENT)):
+        with pytest.raises(Invalid, match="needs Entra ID integration"):
+            plan(params(disable_local_accounts=True), current)
+    assert plan(params(disable_local_accounts=True), entra_current([ADMINS]))[0][0][3] == "update cluster c1 (disable_local_accounts)"
+
+
+@pytest.mark.parametrize("extra, words", [
+    ({"entra_id": entra_id(["admins"])}, "'admins' is not a group object id"),
+    ({"entra_id": entra_id([ADMINS], "contoso")}, "'contoso' is not a tenant id"),
+])
+def test_entra_id_validation(extra, words):
+    with pytest.raises(Invalid, match=words):
+        validate_params(params(**extra))
