@@ -2,9 +2,9 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The steps of an AKS upgrade, in the order AKS requires, from the cluster, its pools and their upgrade profiles.
 
-AKS upgrades the control plane first (``kubernetesVersion`` of the managed cluster), then each pool
-(``orchestratorVersion`` of the agent pool), one minor version at a time, never a pool past the control plane; a node
-image upgrade alone is ``upgradeNodeImageVersion``. Pure functions on REST dicts; whatever Azure would refuse is raised
+AKS upgrades the control plane first (``kubernetesVersion`` of the managed cluster), one minor version at a time, then
+each pool (``orchestratorVersion`` of the agent pool), never past the control plane (a pool behind by several minors may
+go straight to the control plane's version); a node image upgrade alone is ``upgradeNodeImageVersion``. Pure functions on REST dicts; whatever Azure would refuse is raised
 as ``Refused`` before anything is written.
 """
 
@@ -119,9 +119,9 @@ def pool_target(pool, want, control_plane, upgrades, available):
     """The version pool ``pool`` (REST dict) upgrades to (None when it runs ``want`` already).
 
     ``control_plane``: the control plane's version once its step is done; ``upgrades``: the pool's upgrade profile;
-    ``available``: the versions pools of the cluster can run (``availableAgentPoolVersions``). The control plane's own
-    version is always a target (AKS lists a pool's upgrades only up to the control plane's version before it is
-    upgraded).
+    ``available``: the versions pools of the cluster can run (``availableAgentPoolVersions``), None when the control
+    plane is upgraded first (AKS lists a pool's upgrades and versions only up to the control plane's current version, so
+    its new version is a target before any list offers it).
     """
     name = pool["name"]
     props = pool.get("properties") or {}
@@ -134,9 +134,8 @@ def pool_target(pool, want, control_plane, upgrades, available):
     if version_key(want)[:2] > version_key(control_plane)[:2] or (want.count(".") == 2 and version_key(want) > version_key(control_plane)):
         raise Refused("node pool %s: orchestrator_version %s is newer than the control plane's %s: a pool is never newer "
                       "than the control plane; upgrade the control plane first (kubernetes_version)" % (name, want, control_plane))
-    one_minor_at_a_time(have, want, "node pool %s" % name, upgrades)
     target = control_plane if matches(control_plane, want) else offered(upgrades, want)
-    if target is None or (available and target not in available):
+    if target is None or (available is not None and target not in available):
         raise Refused("AKS offers no upgrade of node pool %s from %s to %s (offered: %s)"
                       % (name, have, want, ", ".join(upgrades) or "none"))
     return target
