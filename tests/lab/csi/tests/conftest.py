@@ -1,5 +1,8 @@
 """Fixtures: the ARM emulator (the emulator tests' own session fixture), an AKS cluster on it whose scale set has
 instances in zones 1 and 2, the CSI controller as a process on a unix socket, and gRPC stubs.
+
+The controllers wait the fast lab's attach/detach batching delay (100 ms) rather than the driver's default 1 s; the
+batching tests, which time that delay, start one of their own with the default.
 """
 
 import json
@@ -16,6 +19,7 @@ import pytest
 
 # The emulator's session fixtures (emulator process, SDK clients), reused rather than duplicated.
 from lab.azure.tests.conftest import aks, compute, lab, resource_client  # noqa: F401  pylint: disable=unused-import
+from lab.cluster import BATCH_DELAY_MS
 from lab.csi import protos
 
 CSI, CSI_GRPC = protos.load()
@@ -60,11 +64,12 @@ def cluster(aks, resource_client, compute):  # noqa: F811  pylint: disable=redef
     return Cluster(group, managed.node_resource_group, zones)
 
 
-def start_controller(folder, info, node_group, managed_identity=None):
+def start_controller(folder, info, node_group, managed_identity=None, initial_delay_ms=BATCH_DELAY_MS["fast"]):
     """Start ``python -m lab.csi`` on a unix socket in ``folder`` with a cloud config file; wait until it answers Probe.
 
     managed_identity: the client id of a node identity to sign in as through the emulator's IMDS (as AKS's managed
     driver signs in as the kubelet identity), instead of the lab's service principal.
+    initial_delay_ms: how long the first attach or detach of a VM waits for more to batch.
     """
     folder.mkdir(parents=True, exist_ok=True)
     config = folder / "azure.json"
@@ -79,7 +84,8 @@ def start_controller(folder, info, node_group, managed_identity=None):
     log = folder / "csi.log"
     with open(log, "wb") as handle:
         process = subprocess.Popen(  # pylint: disable=consider-using-with  # noqa: S603 - the lab's own argv, no shell
-            [sys.executable, "-m", "lab.csi", "--endpoint", f"unix://{socket_path}", "--config", str(config)],
+            [sys.executable, "-m", "lab.csi", "--endpoint", f"unix://{socket_path}", "--config", str(config),
+             "--attach-detach-initial-delay-ms", str(initial_delay_ms)],
             env=dict(os.environ, PYTHONPATH=str(TESTS_ROOT), AZURE_POD_IDENTITY_AUTHORITY_HOST=info["imds_url"]), stdout=handle,
             stderr=subprocess.STDOUT)
     started = Controller(f"unix://{socket_path}", log, process)

@@ -1,15 +1,28 @@
 """Attach and detach batching: concurrent requests for one VM go to Azure as one VM update, as the driver sends them."""
+# pylint: disable=redefined-outer-name  # pytest fixtures
 
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import grpc
 import pytest
 
+from .conftest import CSI_GRPC, start_controller, stop_controller
 from .test_controller import create, data_disks, delete, publish, unpublish
 
 SLOW_UPDATE = 1.0
-INITIAL_DELAY = 1.0  # the controller's --attach-detach-initial-delay-ms default, which the test controller runs with
+INITIAL_DELAY = 1.0  # the controller's --attach-detach-initial-delay-ms default (AKS's), which these tests time
+
+
+@pytest.fixture(scope="module")
+def csi(lab, cluster, tmp_path_factory):
+    """A controller of this module's own, batching with the driver's default initial delay."""
+    running = start_controller(tmp_path_factory.mktemp("batching-csi"), lab.info, cluster.node_group,
+                               initial_delay_ms=int(INITIAL_DELAY * 1000))
+    with grpc.insecure_channel(running.endpoint) as channel:
+        yield CSI_GRPC.ControllerStub(channel)
+    stop_controller(running)
 
 
 def vm_updates(lab, since, node):
