@@ -16,6 +16,8 @@
   assigned to a group apply to it)
 - ``GET /_lab/operations?status=InProgress``: long-running operations
 - ``POST /_lab/reset``: forget every resource, operation and principal
+- ``POST /_lab/upgrades`` ``{"pool", "step", "index", "outcome": "done"|"blocked", "detail"}``: the bridge's report of a
+  Kubernetes step of an AKS pool upgrade (see ``models/aks_upgrade.py``) → ``{"accepted": bool}`` (false: a stale report)
 - ``GET /_lab/disks/{ref}/bytes?offset=&length=`` (default: up to the last written byte) and
   ``POST /_lab/disks/{ref}/append`` (raw body): the contents of a disk or snapshot, named by its
   ARM resource id or uniqueId
@@ -30,7 +32,7 @@ from .arm import ArmError, new_guid
 from .diskfiles import DiskFullError
 from .identity import new_secret
 from . import profiles
-from .models import authorization, containerservice
+from .models import aks_upgrade, authorization, containerservice
 from .throttling import SETTING as THROTTLING, merge_limits
 
 
@@ -201,6 +203,16 @@ async def kube(request):
     return JSONResponse(containerservice.kube_view(_lab(request)))
 
 
+async def upgrades(request):
+    """A step of a pool upgrade the bridge carried out in Kubernetes."""
+    try:
+        step = await _json(request)
+        accepted = aks_upgrade.report(_lab(request), step["pool"], step["step"], step["index"], step["outcome"], step.get("detail"))
+    except (KeyError, TypeError, ValueError) as exc:
+        return _bad(f"an upgrade report needs pool, step, index and outcome: {exc}")
+    return JSONResponse({"accepted": accepted})
+
+
 ROUTES = [
     Route("/_lab/health", health),
     Route("/_lab/requests", requests),
@@ -212,6 +224,7 @@ ROUTES = [
     Route("/_lab/operations", operations),
     Route("/_lab/reset", reset, methods=["POST"]),
     Route("/_lab/kube", kube),
+    Route("/_lab/upgrades", upgrades, methods=["POST"]),
     Route("/_lab/disks/{ref:path}/bytes", disk_bytes),
     Route("/_lab/disks/{ref:path}/append", disk_append, methods=["POST"]),
 ]

@@ -3,7 +3,8 @@
 ``python -m lab.bridge --kubeconfig FILE --admin-url URL --ca FILE`` (with ``PYTHONPATH=tests``)
 runs until stopped: every ``--interval`` seconds it reads the backed AKS cluster from the
 emulator's admin API and keeps the Nodes, the kubelet's volume reports and the writer pods in
-step (see ``nodes``, ``kubelet`` and ``writer``) and, for a cluster with Entra ID integration, the
+step (see ``nodes``, ``kubelet`` and ``writer``), carries out the Kubernetes steps of AKS pool
+upgrades (``upgrade``) and, for a cluster with Entra ID integration, the
 cluster-admin binding of its admin groups (``aad``), with the pod times of the emulator's latency
 profile (read on every pass, so ``python -m lab profile`` switches both sides). Like AKS writing
 ``/etc/kubernetes/azure.json`` for its managed CSI driver, it writes the backed cluster's cloud
@@ -27,6 +28,7 @@ from ..admin_client import AdminClient
 from .aad import AdminGroups
 from .kubelet import KubeletEmulator
 from .nodes import NodeBridge
+from .upgrade import UpgradeDriver
 from .writer import Writer
 
 log = logging.getLogger("lab.bridge")
@@ -62,6 +64,7 @@ def run(args) -> None:
     core, storage = client.CoreV1Api(), client.StorageV1Api()
     admin = AdminClient(args.admin_url, args.ca, timeout=10)
     nodes, kubelet, writer = NodeBridge(core, storage, client.CoordinationV1Api()), KubeletEmulator(core, storage), Writer(admin.append)
+    upgrades = UpgradeDriver(core, client.PolicyV1Api(), lambda **step: admin.call("POST", "/upgrades", step))
     admin_groups = AdminGroups(client.RbacAuthorizationV1Api())
     signal.signal(signal.SIGTERM, lambda *_args: writer.stopping.set())
     threading.Thread(target=writer.run, name="writer", daemon=True).start()
@@ -72,6 +75,7 @@ def run(args) -> None:
             view = admin.call("GET", "/kube")
             publish_cloud_config(args.cloud_config, view["cluster"])
             nodes.reconcile(view["cluster"], view["instances"])
+            upgrades.reconcile(view.get("upgrades") or [])
             admin_groups.reconcile(view["cluster"])
             writer.update(kubelet.reconcile(admin.call("GET", "/profile")))
         except Exception as exc:  # pylint: disable=broad-except  # keep running through a restart of either side

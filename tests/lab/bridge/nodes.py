@@ -22,6 +22,7 @@ from ..aks_names import node_name
 from .kubelet import DRIVER, KWOK_ANNOTATION, KWOK_LIVE, POWER, RUNNING
 
 ZONE_KEY = "topology.disk.csi.azure.com/zone"
+NODE_IMAGE = "kubernetes.azure.com/node-image-version"
 MANAGED_BY = "lab.kubedisk.io/instance"
 LEASE_NAMESPACE = "kube-node-lease"
 DEAD_HOLDER = "lab.kubedisk.io/vm-not-running"
@@ -64,6 +65,8 @@ def node_manifest(cluster: dict, instance: dict) -> dict:
         "topology.kubernetes.io/zone": zone,
         ZONE_KEY: zone,
     }
+    if instance.get("nodeImage"):
+        labels[NODE_IMAGE] = instance["nodeImage"]
     labels.update(instance.get("labels") or {})
     provider_id = "azure:///subscriptions/%s/resourceGroups/%s/providers/Microsoft.Compute/virtualMachineScaleSets/%s/virtualMachines/%s" % (
         cluster["subscription"], cluster["nodeResourceGroup"].lower(), instance["vmss"], instance["instanceId"])
@@ -84,8 +87,16 @@ def node_manifest(cluster: dict, instance: dict) -> dict:
             },
         },
         "spec": {"providerID": provider_id, "taints": instance.get("taints") or None},
-        "status": {"capacity": resources, "allocatable": resources},
+        "status": {"capacity": resources, "allocatable": resources, "nodeInfo": node_info(instance)},
     }
+
+
+def node_info(instance: dict) -> dict:
+    """What the kubelet reports of itself: its version (the pool's, or the one the instance was reimaged to) and OS."""
+    version = "v" + instance["kubeletVersion"] if instance.get("kubeletVersion") else ""
+    return {"osImage": "Ubuntu 22.04.5 LTS", "operatingSystem": "linux", "architecture": "amd64", "kubeletVersion": version,
+            "kubeProxyVersion": "", "containerRuntimeVersion": "containerd://1.7.27-1", "kernelVersion": "5.15.0-1079-azure",
+            "bootID": "", "machineID": "", "systemUUID": ""}
 
 
 def csinode_manifest(node: dict, uid: str, vm_size: str) -> dict:
@@ -117,9 +128,8 @@ class NodeBridge:
             node = existing.get(name)
             if node is None:
                 self._register(manifest, instance)
-            elif node.metadata.annotations.get(POWER) != instance["power"]:
-                log.info("node %s: VM %s", name, instance["power"])
-                self.core.patch_node(name, {"metadata": {"annotations": {POWER: instance["power"]}}})
+            else:
+                self._update(node, manifest, instance)
             self._kubelet_lease(name, instance["power"] == RUNNING)
         for name in set(existing) - set(wanted):
             log.info("node %s: instance gone, deleting the Node", name)
@@ -128,6 +138,21 @@ class NodeBridge:
             except ApiException as exc:
                 if exc.status != 404:
                     raise
+
+    def _update(self, node, manifest: dict, instance: dict) -> None:
+        """Follow the VM's power, and the kubelet version and node image a reimage gave it."""
+        name = node.metadata.name
+        if node.metadata.annotations.get(POWER) != instance["power"]:
+            log.info("node %s: VM %s", name, instance["power"])
+            self.core.patch_node(name, {"metadata": {"annotations": {POWER: instance["power"]}}})
+        image = manifest["metadata"]["labels"].get(NODE_IMAGE)
+        if image and (node.metadata.labels or {}).get(NODE_IMAGE) != image:
+            log.info("node %s: node image %s", name, image)
+            self.core.patch_node(name, {"metadata": {"labels": {NODE_IMAGE: image}}})
+        version = manifest["status"]["nodeInfo"].get("kubeletVersion")
+        if version and node.status.node_info is not None and node.status.node_info.kubelet_version != version:
+            log.info("node %s: kubelet %s", name, version)
+            self.core.patch_node_status(name, {"status": {"nodeInfo": {"kubeletVersion": version}}})
 
     def _kubelet_lease(self, name: str, running: bool) -> None:
         """Leave the node's Lease to kwok while the VM runs; hold it, never renewed, while it does not."""
