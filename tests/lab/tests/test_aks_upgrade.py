@@ -1,65 +1,57 @@
-"""AKS upgrades on a lab of their own (the cluster the lab backs must start on an old version), through the SDK.
+"""An AKS node pool upgrade on the lab's nodes, through the SDK, on the cluster the lab backs.
 
-The steps build on each other and run in file order: the control plane moves one minor (a two-minor
-jump and a pool newer than the control plane refused, a second write during the upgrade refused with
-409); a three-zone pool with a StatefulSet on zonal disks under a PodDisruptionBudget is upgraded with
-a surge of three, the emulator restarted in the middle; a PodDisruptionBudget that cannot be satisfied
-fails a node image upgrade past the drain timeout, naming the budget. Fast profile.
+A three-zone pool is added on 1.34 (the story's cluster when it exists, else a small one made here runs
+1.35). The steps build on each other and run in file order: a StatefulSet on zonal disks under a
+PodDisruptionBudget, the pool upgraded with a surge of three across an emulator restart (another write
+refused with 409 meanwhile); then a PodDisruptionBudget that cannot be satisfied fails a node image upgrade
+past the drain timeout, naming the budget. The control plane's version rules are tested on the emulator
+alone (``azure/tests/test_aks_upgrade.py``). Fast profile.
 """
 # pylint: disable=redefined-outer-name  # pytest fixtures
 
-import uuid
-
 import pytest
 from azure.core.exceptions import HttpResponseError
-from azure.mgmt.authorization import AuthorizationManagementClient
-from azure.mgmt.compute import ComputeManagementClient
-from azure.mgmt.containerservice import ContainerServiceClient
 from azure.mgmt.containerservice.models import AgentPoolUpgradeSettings
-from azure.mgmt.resource.resources import ResourceManagementClient
-from kubernetes import client, config
 
-from lab.admin_client import AdminClient
-from lab.cli.compute import sdk_client
-from lab.cli.labdir import read_exports
 from lab.tests.conftest import lab_cli, wait_for
+from lab.tests.test_aks_story import CLUSTER as STORY_CLUSTER, GROUP as STORY_GROUP, LOCATION, admin
+from lab.tests.test_pod_lifecycle import grant_driver_role
 
-GROUP, CLUSTER, LOCATION = "upgrades", "upgrades", "westeurope"
 ZONE = "topology.kubernetes.io/zone"
 IMAGE_LABEL = "kubernetes.azure.com/node-image-version"
-CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
 APP = {"app": "zonal"}
 STORAGE_CLASS = "lab-upgrade-zonal"
+POOL = "zonal"
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    """A lab of this module's own, with SDK and Kubernetes clients, and a cluster on 1.33 with a three-zone user pool."""
-    lab_dir = tmp_path_factory.mktemp("upgrade-lab")
-    lab_cli(lab_dir, "up")
-    try:
-        env = dict(read_exports(lab_dir / "env"), LAB_DIR=str(lab_dir))
-        api = config.new_client_from_config(config_file=env["KUBECONFIG"])
-        parts = {"dir": lab_dir, "env": env, "aks": sdk_client(ContainerServiceClient, env),
-                 "compute": sdk_client(ComputeManagementClient, env), "core": client.CoreV1Api(api), "apps": client.AppsV1Api(api),
-                 "policy": client.PolicyV1Api(api), "storage": client.StorageV1Api(api),
-                 "admin": AdminClient(env["LAB_ADMIN_URL"], env["LAB_AZURE_CA"])}
-        sdk_client(ResourceManagementClient, env).resource_groups.create_or_update(GROUP, {"location": LOCATION})
-        cluster = parts["aks"].managed_clusters.begin_create_or_update(GROUP, CLUSTER, {
+def lab(azure, kube, lab_env):
+    """The backed cluster with a three-zone pool on 1.34 (removed afterwards), and the clients the steps use."""
+    aks = azure["aks"]
+    clusters = list(aks.managed_clusters.list())
+    if not clusters:
+        azure["resources"].resource_groups.create_or_update(STORY_GROUP, {"location": LOCATION})
+        clusters = [aks.managed_clusters.begin_create_or_update(STORY_GROUP, STORY_CLUSTER, {
             "location": LOCATION, "identity": {"type": "SystemAssigned"},
-            "properties": {"dnsPrefix": CLUSTER, "kubernetesVersion": "1.33", "agentPoolProfiles": [
-                {"name": "system", "count": 1, "vmSize": "Standard_D4s_v5", "availabilityZones": ["1"], "mode": "System"},
-                {"name": "zonal", "count": 3, "vmSize": "Standard_D4s_v5", "availabilityZones": ["1", "2", "3"], "mode": "User"}]},
-        }).result()
-        scope = f"/subscriptions/{env['AZURE_SUBSCRIPTION_ID']}/resourceGroups/{cluster.node_resource_group}"
-        sdk_client(AuthorizationManagementClient, env).role_assignments.create(scope, str(uuid.uuid4()), {
-            "role_definition_id": f"/subscriptions/{env['AZURE_SUBSCRIPTION_ID']}/providers/Microsoft.Authorization/roleDefinitions/{CONTRIBUTOR}",
-            "principal_id": cluster.identity_profile["kubeletidentity"].object_id, "principal_type": "ServicePrincipal"})
-        wait_for(lambda: len(ready_nodes(parts["core"], "zonal")) == 3, 60, "3 Ready nodes in pool zonal")
-        parts["nodeGroup"] = cluster.node_resource_group
-        yield parts
-    finally:
-        lab_cli(lab_dir, "down")
+            "properties": {"dnsPrefix": STORY_CLUSTER, "agentPoolProfiles": [
+                {"name": "nodepool1", "count": 1, "vmSize": "Standard_D4s_v5", "availabilityZones": ["1"], "mode": "System"}]},
+        }).result()]
+    cluster = clusters[0]  # the oldest, listed first: the one the lab backs
+    for each in clusters:
+        grant_driver_role(lab_env, each)
+    group = cluster.id.split("/")[4]
+    aks.agent_pools.begin_create_or_update(group, cluster.name, POOL, {"properties": {
+        "count": 3, "vmSize": "Standard_D4s_v5", "availabilityZones": ["1", "2", "3"], "mode": "User", "orchestratorVersion": "1.34"}}).result()
+    parts = dict(kube, aks=aks, compute=azure["compute"], admin=admin(lab_env), dir=lab_env["LAB_DIR"], group=group,
+                 cluster=cluster.name, nodeGroup=cluster.node_resource_group)
+    wait_for(lambda: len(ready_nodes(kube["core"], POOL)) == 3, 60, "3 Ready nodes in pool zonal")
+    yield parts
+    kube["apps"].delete_namespaced_stateful_set("zonal", "default")
+    kube["policy"].delete_namespaced_pod_disruption_budget("zonal", "default")
+    aks.agent_pools.begin_delete(group, cluster.name, POOL).result()
+    for claim in kube["core"].list_namespaced_persistent_volume_claim("default", label_selector="app=zonal").items:
+        kube["core"].delete_namespaced_persistent_volume_claim(claim.metadata.name, "default")
+    kube["storage"].delete_storage_class(STORAGE_CLASS)
 
 
 def ready_nodes(core, pool):
@@ -75,40 +67,10 @@ def error_code(caught):
 
 def put_pool(lab, name, **properties):
     """Start a PUT of a pool as read, with some properties changed; the poller."""
-    pool = lab["aks"].agent_pools.get(GROUP, CLUSTER, name)
+    pool = lab["aks"].agent_pools.get(lab["group"], lab["cluster"], name)
     for key, value in properties.items():
         setattr(pool, key, value)
-    return lab["aks"].agent_pools.begin_create_or_update(GROUP, CLUSTER, name, pool)
-
-
-def test_1_control_plane_moves_one_minor(lab):
-    aks = lab["aks"]
-    current = aks.managed_clusters.get(GROUP, CLUSTER)
-    current.kubernetes_version = "1.35"
-    with pytest.raises(HttpResponseError) as caught:
-        aks.managed_clusters.begin_create_or_update(GROUP, CLUSTER, current)
-    assert error_code(caught) == "OperationNotAllowed" and "Available upgrades: [1.34.2]" in caught.value.error.message
-    with pytest.raises(HttpResponseError) as caught:
-        put_pool(lab, "zonal", orchestrator_version="1.34")
-    assert error_code(caught) == "NodePoolMcVersionIncompatible"
-
-    current.kubernetes_version = "1.34"
-    for profile in current.agent_pool_profiles:  # control plane only: the pools keep their version
-        profile.orchestrator_version = "1.33.6"
-    lab["admin"].call("PUT", "/profile", {"name": "fast", "overrides": {"cluster.upgrade": 3}})  # time for a second write
-    try:
-        poller = aks.managed_clusters.begin_create_or_update(GROUP, CLUSTER, current)
-        with pytest.raises(HttpResponseError) as caught:
-            put_pool(lab, "zonal", count=4)
-    finally:
-        lab["admin"].call("PUT", "/profile", {"name": "fast", "overrides": {}})
-    assert caught.value.status_code == 409 and error_code(caught) == "OperationNotAllowed"
-    upgraded = poller.result()
-    assert (upgraded.current_kubernetes_version, upgraded.provisioning_state) == ("1.34.2", "Succeeded")
-    assert {pool.name: pool.current_orchestrator_version for pool in upgraded.agent_pool_profiles} == {"system": "1.33.6", "zonal": "1.33.6"}
-    assert {node.status.node_info.kubelet_version for node in lab["core"].list_node().items} == {"v1.33.6"}
-    profile = aks.agent_pools.get_upgrade_profile(GROUP, CLUSTER, "zonal")
-    assert [upgrade.kubernetes_version for upgrade in profile.upgrades] == ["1.34.2"]
+    return lab["aks"].agent_pools.begin_create_or_update(lab["group"], lab["cluster"], name, pool)
 
 
 def zonal_statefulset():
@@ -156,7 +118,7 @@ def run_step(lab):
     return runs[0]["step"] if runs else None
 
 
-def test_2_pool_upgrade_surges_drains_and_reimages(lab):
+def test_1_pool_upgrade_surges_drains_and_reimages(lab):
     storage_class, statefulset, budget = zonal_statefulset()
     lab["storage"].create_storage_class(storage_class)
     lab["apps"].create_namespaced_stateful_set("default", statefulset)
@@ -164,40 +126,43 @@ def test_2_pool_upgrade_surges_drains_and_reimages(lab):
     before = {pod.metadata.name: pod.spec.node_name for pod in wait_for(lambda: pods_in_their_disks_zones(lab), 90, "3 Ready pods")}
     old_nodes = ready_nodes(lab["core"], "zonal")
 
-    poller = put_pool(lab, "zonal", orchestrator_version="1.34",
+    poller = put_pool(lab, POOL, orchestrator_version="1.35",
                       upgrade_settings=AgentPoolUpgradeSettings(max_surge="3", drain_timeout_in_minutes=30))
+    with pytest.raises(HttpResponseError) as caught:
+        put_pool(lab, POOL, count=4)
+    assert caught.value.status_code == 409 and error_code(caught) == "OperationNotAllowed"
     wait_for(lambda: run_step(lab) in ("drain", "soak", "reimage", "uncordon"), 60, "the run to drain its first node")
     surged = [node.metadata.name for node in lab["core"].list_node(label_selector="agentpool=zonal").items]
     assert len(surged) == 6 and {lab["core"].read_node(name).metadata.labels[ZONE] for name in set(surged) - set(old_nodes)} == {
         f"{LOCATION}-1", f"{LOCATION}-2", f"{LOCATION}-3"}
     token = poller.continuation_token()
     lab_cli(lab["dir"], "restart", "azure")  # the run goes on from its stored plan; a client resumes polling the same operation
-    pool = lab["aks"].agent_pools.begin_create_or_update(GROUP, CLUSTER, "zonal", None, continuation_token=token).result(timeout=240)
+    pool = lab["aks"].agent_pools.begin_create_or_update(lab["group"], lab["cluster"], POOL, None, continuation_token=token).result(timeout=240)
 
-    assert (pool.current_orchestrator_version, pool.provisioning_state, pool.count) == ("1.34.2", "Succeeded", 3)
+    assert (pool.current_orchestrator_version, pool.provisioning_state, pool.count) == ("1.35.1", "Succeeded", 3)
     assert pool.power_state.code == "Running"
-    latest = lab["aks"].agent_pools.get_upgrade_profile(GROUP, CLUSTER, "zonal").latest_node_image_version
+    latest = lab["aks"].agent_pools.get_upgrade_profile(lab["group"], lab["cluster"], POOL).latest_node_image_version
     assert pool.node_image_version == latest
     wait_for(lambda: ready_nodes(lab["core"], "zonal") == old_nodes, 10, "the surge nodes gone")
     nodes = lab["core"].list_node(label_selector="agentpool=zonal").items
     assert {(node.status.node_info.kubelet_version, node.metadata.labels[IMAGE_LABEL], bool(node.spec.unschedulable))
-            for node in nodes} == {("v1.34.2", latest, False)}
+            for node in nodes} == {("v1.35.1", latest, False)}
     vms = list(lab["compute"].virtual_machine_scale_set_vms.list(lab["nodeGroup"], nodes[0].metadata.name[:-6]))
     assert len(vms) == 3
     after = wait_for(lambda: pods_in_their_disks_zones(lab), 90, "3 Ready pods in their disks' zones after the upgrade")
     assert {pod.metadata.name for pod in after} == set(before)
 
 
-def test_3_unsatisfiable_budget_fails_the_drain(lab):
+def test_2_unsatisfiable_budget_fails_the_drain(lab):
     lab["policy"].patch_namespaced_pod_disruption_budget("zonal", "default", {"spec": {"maxUnavailable": None, "minAvailable": 3}})
     nodes = ready_nodes(lab["core"], "zonal")
     put_pool(lab, "zonal", upgrade_settings=AgentPoolUpgradeSettings(max_surge="1", drain_timeout_in_minutes=2)).result()
-    poller = lab["aks"].agent_pools.begin_upgrade_node_image_version(GROUP, CLUSTER, "zonal")
+    poller = lab["aks"].agent_pools.begin_upgrade_node_image_version(lab["group"], lab["cluster"], POOL)
     with pytest.raises(HttpResponseError) as caught:
         poller.result(timeout=120)
     message = caught.value.error.message
     assert error_code(caught) == "UpgradeFailed" and "blocked by pdb zonal with 0 unready pods" in message and "default/zonal-" in message
-    pool = lab["aks"].agent_pools.get(GROUP, CLUSTER, "zonal")
+    pool = lab["aks"].agent_pools.get(lab["group"], lab["cluster"], POOL)
     assert (pool.provisioning_state, pool.count) == ("Failed", 3)
     wait_for(lambda: ready_nodes(lab["core"], "zonal") == nodes, 30, "the surge node gone")
     assert not any(node.spec.unschedulable for node in lab["core"].list_node(label_selector="agentpool=zonal").items)
