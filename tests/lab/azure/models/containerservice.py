@@ -170,7 +170,8 @@ def _pool_spec(location, raw, first):
     resources.check_zones(location, zones, "agentPoolProfile.availabilityZones")
     return {"name": name, "count": count, "vmSize": raw.get("vmSize") or DEFAULT_VM_SIZE, "availabilityZones": zones, "mode": mode,
             "osType": raw.get("osType") or "Linux", "osSKU": raw.get("osSKU") or "Ubuntu", "maxPods": raw.get("maxPods") or 250,
-            "nodeLabels": raw.get("nodeLabels") or {}, "nodeTaints": raw.get("nodeTaints") or []}
+            "nodeLabels": raw.get("nodeLabels") or {}, "nodeTaints": raw.get("nodeTaints") or [],
+            "upgradeSettings": aks_upgrade.checked_settings({"maxSurge": "10%"}, raw.get("upgradeSettings"))}
 
 
 def _default_dns_prefix(name, group, subscription):
@@ -262,7 +263,7 @@ def _create_pool(lab, cluster, spec, node_group=None):
         **spec, "type": "VirtualMachineScaleSets", "orchestratorVersion": version, "currentOrchestratorVersion": version,
         "provisioningState": "Creating", "powerState": {"code": cluster.properties["powerState"]["code"]}, "osDiskSizeGB": 128,
         "osDiskType": "Managed", "kubeletDiskType": "OS", "enableAutoScaling": False,
-        "nodeImageVersion": aks_upgrade.CREATED_NODE_IMAGE, "upgradeSettings": {"maxSurge": "10%"},
+        "nodeImageVersion": aks_upgrade.CREATED_NODE_IMAGE,
     }}, {"vmss": scale_set.id})
     lab.store.save(pool)
     return pool
@@ -552,14 +553,11 @@ def put_pool(lab, subscription, group, name, pool_name, body):
     check_idle(lab, cluster)
     raw = dict(body.get("properties") or {}, name=pool_name)
     existing = lab.store.get(f"{cluster.id}/agentPools/{pool_name}")
-    settings = aks_upgrade.checked_settings((existing.properties if existing else {}).get("upgradeSettings") or {"maxSurge": "10%"},
-                                            raw.get("upgradeSettings"))
     version = _version(raw["orchestratorVersion"]) if raw.get("orchestratorVersion") else None
     if existing is None:
         if version:
             aks_upgrade.check_skew(version, cluster.properties["currentKubernetesVersion"])
         pool = _create_pool(lab, cluster, _pool_spec(cluster.body["location"], raw, False))
-        pool.properties["upgradeSettings"] = settings
         if version:
             pool.properties["orchestratorVersion"] = pool.properties["currentOrchestratorVersion"] = version
         lab.store.save(pool)
@@ -570,7 +568,7 @@ def put_pool(lab, subscription, group, name, pool_name, body):
     spec = _pool_spec(cluster.body["location"], {**existing.properties, **raw}, False)
     for key in ("mode", "nodeLabels", "nodeTaints", "maxPods"):
         existing.properties[key] = spec[key]
-    existing.properties["upgradeSettings"] = settings
+    existing.properties["upgradeSettings"] = aks_upgrade.checked_settings(existing.properties.get("upgradeSettings"), raw.get("upgradeSettings"))
     current = existing.properties["currentOrchestratorVersion"]
     if version and version != current:
         aks_upgrade.check_pool_version(current, version, cluster.properties["currentKubernetesVersion"])

@@ -1,10 +1,12 @@
 """AKS upgrades through the SDK on a cluster without Kubernetes behind it: upgrade profiles, version rules, operations."""
 # pylint: disable=redefined-outer-name  # pytest fixtures
 
+import time
 import uuid
 
 import pytest
 from azure.core.exceptions import HttpResponseError
+from azure.mgmt.containerservice import ContainerServiceClient
 
 from .helpers import error_code
 
@@ -82,3 +84,65 @@ def test_cluster_upgrade_carries_following_pools(aks, cluster):
     with pytest.raises(HttpResponseError) as caught:
         aks.agent_pools.begin_create_or_update(group, name, "user", {"properties": {"count": 1, "upgradeSettings": {"maxSurge": "lots"}}})
     assert error_code(caught) == "InvalidParameter"
+
+
+def _backed_cluster(emulator, tmp_path, pool):
+    """A cluster on 1.33 that the emulator takes as the one its Kubernetes control plane backs (nothing runs behind it:
+    the test plays the bridge), with one pool."""
+    emulator.admin("POST", "config", json={"kubeconfig": str(tmp_path / "kubeconfig")}).raise_for_status()
+    aks = emulator.client(ContainerServiceClient)
+    body = {"location": "westeurope", "identity": {"type": "SystemAssigned"},
+            "properties": {"dnsPrefix": "backed", "kubernetesVersion": "1.33", "agentPoolProfiles": [pool]}}
+    aks.managed_clusters.begin_create_or_update("kept", "backed", body).result()
+    return aks
+
+
+def _play_bridge(emulator, poller, blocked_node=None):
+    """Report every Kubernetes step of the runs done (a drain of ``blocked_node`` blocked) until the operation ends;
+    the bridge's steps seen, as (step, index)."""
+    seen = []
+    while not poller.done():
+        for run in emulator.admin("GET", "kube").json()["upgrades"]:
+            if run["step"] in ("soak", "reimage"):  # the emulator's own steps
+                continue
+            if (run["step"], run["index"]) not in seen:
+                seen.append((run["step"], run["index"]))
+            blocked = run["step"] == "drain" and run["index"] == blocked_node
+            detail = {"node": run["node"], "namespace": "default", "pod": "web-0", "pdb": "web", "unready": 0} if blocked else None
+            emulator.admin("POST", "upgrades", json={"pool": run["pool"], "step": run["step"], "index": run["index"],
+                                                     "outcome": "blocked" if blocked else "done", "detail": detail})
+        time.sleep(0.1)
+    return seen
+
+
+def _instances(emulator):
+    return {instance["instanceId"]: instance["kubeletVersion"] for instance in emulator.admin("GET", "kube").json()["instances"]}
+
+
+def test_cluster_upgrade_runs_its_pools_through_surge_drain_reimage(emulator, tmp_path):
+    aks = _backed_cluster(emulator, tmp_path, dict(POOL, upgradeSettings={"maxSurge": "50%"}))
+    current = aks.managed_clusters.get("kept", "backed")
+    current.kubernetes_version = "1.34"
+    for profile in current.agent_pool_profiles:
+        profile.orchestrator_version = "1.34"
+    poller = aks.managed_clusters.begin_create_or_update("kept", "backed", current)
+    seen = _play_bridge(emulator, poller)
+    upgraded = poller.result()
+    assert seen == [("surge", 0), ("drain", 0), ("uncordon", 0), ("drain", 1), ("uncordon", 1), ("removeSurge", 2)]
+    assert (upgraded.current_kubernetes_version, upgraded.provisioning_state) == ("1.34.2", "Succeeded")
+    pool = aks.agent_pools.get("kept", "backed", "nodepool1")
+    assert (pool.current_orchestrator_version, pool.provisioning_state, pool.count) == ("1.34.2", "Succeeded", 2)
+    assert _instances(emulator) == {"0": "1.34.2", "1": "1.34.2"}
+
+
+def test_undrainable_node_cordoned_keeps_a_surge_node_and_fails(emulator, tmp_path):
+    aks = _backed_cluster(emulator, tmp_path, dict(POOL, upgradeSettings={"maxSurge": "2", "undrainableNodeBehavior": "Cordon"}))
+    poller = aks.agent_pools.begin_upgrade_node_image_version("kept", "backed", "nodepool1")
+    seen = _play_bridge(emulator, poller, blocked_node=0)
+    assert seen == [("surge", 0), ("drain", 0), ("drain", 1), ("uncordon", 1), ("removeSurge", 2)]
+    with pytest.raises(HttpResponseError) as caught:
+        poller.result()
+    assert error_code(caught) == "UpgradeFailed" and "default/web-0 blocked by pdb web with 0 unready pods" in caught.value.error.message
+    pool = aks.agent_pools.get("kept", "backed", "nodepool1")
+    assert (pool.provisioning_state, pool.count) == ("Failed", 2)
+    assert sorted(_instances(emulator)) == ["0", "1", "2"]  # the blocked node and the surge node kept for it
