@@ -74,9 +74,9 @@ def run(args) -> None:
         try:
             view = admin.call("GET", "/kube")
             publish_cloud_config(args.cloud_config, view["cluster"])
+            admin_groups.reconcile(view["cluster"])  # first: the binding does not wait for nodes or upgrades
             nodes.reconcile(view["cluster"], view["instances"])
             upgrades.reconcile(view.get("upgrades") or [])
-            admin_groups.reconcile(view["cluster"])
             writer.update(kubelet.reconcile(admin.call("GET", "/profile")))
         except Exception as exc:  # pylint: disable=broad-except  # keep running through a restart of either side
             log.warning("reconcile failed: %s", exc)
