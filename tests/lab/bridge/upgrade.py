@@ -47,8 +47,12 @@ class UpgradeDriver:
         """One pass over the runs in progress."""
         for run in runs:
             step = getattr(self, "_" + run["step"].lower(), None)
-            if step is not None:
+            if step is None:
+                continue
+            try:
                 step(run)
+            except ApiException as exc:  # e.g. an eviction of a pod under two PDBs (500): retried next pass, the rest of the pass goes on
+                log.warning("pool %s: step %s of node %s: %s %s", run["poolName"], run["step"], run["index"], exc.status, exc.reason)
 
     def _done(self, run, outcome="done", detail=None) -> None:
         log.info("pool %s: step %s of node %s %s", run["poolName"], run["step"], run["index"], outcome)

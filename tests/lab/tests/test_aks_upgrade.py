@@ -9,6 +9,8 @@ alone (``azure/tests/test_aks_upgrade.py``). Fast profile.
 """
 # pylint: disable=redefined-outer-name  # pytest fixtures
 
+import json
+
 import pytest
 from azure.core.exceptions import HttpResponseError
 from azure.mgmt.containerservice.models import AgentPoolUpgradeSettings
@@ -113,8 +115,8 @@ def pods_in_their_disks_zones(lab):
 
 
 def run_step(lab):
-    """The step the zonal pool's upgrade run is at, or None."""
-    runs = [run for run in lab["admin"].call("GET", "/kube")["upgrades"] if run["poolName"] == "zonal"]
+    """The step the zonal pool's upgrade run is at (as ``python -m lab upgrades`` shows it), or None."""
+    runs = [run for run in json.loads(lab_cli(lab["dir"], "upgrades"))["runs"] if run["poolName"] == POOL]
     return runs[0]["step"] if runs else None
 
 
