@@ -29,6 +29,10 @@ suite_sanity() {
     copy="$top/ansible_collections/kubedisk/aks"
     mkdir -p "$copy"
     (cd "$root" && git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf - | tar -xf - -C "$copy")
+    # kubernetes.core beside it, where ansible-galaxy installs the dependency: the modules use its argument spec and
+    # doc fragment.
+    mkdir -p "$top/ansible_collections/kubernetes"
+    cp -rL "$root/.build/ansible_collections/kubernetes/core" "$top/ansible_collections/kubernetes/core"
     (cd "$copy" && ansible-test sanity --venv --python "$pyver" --color no)
     rc=$?
     rm -rf "$top"
