@@ -1,7 +1,8 @@
 # Copyright: kubedisk.aks contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Documentation twin of plugins/module_utils/k8s_client.py (KUBERNETES_SPEC), the nested kubernetes option, and
-the attributes of the read-only Kubernetes modules."""
+"""Documentation twin of plugins/module_utils/k8s_client.py (KUBERNETES_SPEC), the nested kubernetes option of the
+Azure modules that also read Kubernetes objects, and the attributes of the read-only Kubernetes modules. The
+Kubernetes modules document their top-level connection options with kubernetes.core's k8s_auth_options."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -10,7 +11,7 @@ __metaclass__ = type
 
 class ModuleDocFragment(object):
 
-    # How the modules that read or write Kubernetes objects reach the API: kubernetes.core's names, nested.
+    # How the Azure modules that read or write Kubernetes objects reach the API: kubernetes.core's names, nested.
     DOCUMENTATION = r"""
 options:
   kubernetes:

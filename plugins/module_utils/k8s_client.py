@@ -2,17 +2,20 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The one way the modules reach the Kubernetes API: kubernetes.core's API client behind ``Kube``.
 
-``KUBERNETES_SPEC`` is the ``kubernetes`` option (documented by the ``kubedisk.aks.kubernetes`` doc fragment):
-kubernetes.core's connection options under the same names, unset ones falling back to ``K8S_AUTH_*`` in
-kubernetes.core. ``KubeconfigModule`` (an AnsibleModule) keeps the credentials of a kubeconfig given inline out of
-every result and log, ``kube_client`` connects, and ``Kube`` reads and writes objects as dicts, any API failure
-raised as ``K8sError``.
+The Kubernetes modules take kubernetes.core's connection options at the top level, under its names and argument
+spec (``K8S_AUTH_SPEC``, documented by kubernetes.core's ``k8s_auth_options`` doc fragment), so the
+``group/kubedisk.aks.k8s`` module defaults set them as ``group/kubernetes.core.k8s`` does. The Azure modules that also
+read Kubernetes objects (disk_snapshot, disk_restore) nest them under ``kubernetes`` (``KUBERNETES_SPEC``, the
+``kubedisk.aks.kubernetes`` doc fragment). Unset options fall back to ``K8S_AUTH_*`` in kubernetes.core.
+``KubeconfigModule`` (an AnsibleModule) keeps the credentials of a kubeconfig given inline out of every result and
+log, ``kube_client`` connects, and ``Kube`` reads and writes objects as dicts, any API failure raised as ``K8sError``.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import copy
 import json
 import traceback
 
@@ -23,6 +26,8 @@ try:
 except ImportError:  # kube_client() fails first, naming what to install
     Urllib3Error = OSError
 
+from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
+
 try:
     from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
     HAS_K8S_CORE = True
@@ -31,20 +36,18 @@ except ImportError:
     HAS_K8S_CORE = False
     K8S_CORE_IMPORT_ERROR = traceback.format_exc()
 
-# kubernetes.core option names (its AUTH_ARG_SPEC).
-K8S_AUTH_SPEC = {
-    "kubeconfig": {"type": "raw", "no_log": False},
-    "context": {"type": "str"},
-    "host": {"type": "str"},
-    "api_key": {"type": "str", "no_log": True},
-    "username": {"type": "str"},
-    "password": {"type": "str", "no_log": True},
-    "validate_certs": {"type": "bool", "aliases": ["verify_ssl"]},
-    "ca_cert": {"type": "path", "aliases": ["ssl_ca_cert"]},
-    "client_cert": {"type": "path", "aliases": ["cert_file"]},
-    "client_key": {"type": "path", "aliases": ["key_file"]},
-}
-KUBERNETES_SPEC = {"type": "dict", "options": K8S_AUTH_SPEC}
+# kubernetes.core's connection options (its argument spec; the values fall back to K8S_AUTH_* when unset).
+K8S_AUTH_SPEC = copy.deepcopy(AUTH_ARG_SPEC)
+# The nested ``kubernetes`` option: the connection options the kubedisk.aks.kubernetes doc fragment documents.
+KUBERNETES_SPEC = {"type": "dict", "options": dict(
+    (name, copy.deepcopy(AUTH_ARG_SPEC[name])) for name in (
+        "kubeconfig", "context", "host", "api_key", "username", "password", "validate_certs", "ca_cert", "client_cert",
+        "client_key"))}
+# An Azure module's validate_certs (the shared Azure option of that name) is about Azure's endpoints: the Kubernetes
+# API's certificate is then checked as the kubeconfig, ca_cert or K8S_AUTH_VERIFY_SSL say.
+AZURE_OWNED_NAMES = frozenset(["validate_certs"])
+# kubernetes.core's connection options of a module built on AzureModule, which brings validate_certs itself.
+AZURE_MODULE_K8S_AUTH_SPEC = dict((k, v) for k, v in K8S_AUTH_SPEC.items() if k not in AZURE_OWNED_NAMES)
 
 # Keys of a kubeconfig whose values are credentials (the set kubernetes.core's module base redacts).
 KUBECONFIG_SECRET_KEYS = frozenset(["token", "password", "secret", "client-key-data", "client-certificate-data",
@@ -74,14 +77,21 @@ def kubeconfig_secrets(kubeconfig):
     return found
 
 
+def connection_params(params):
+    """The kubernetes.core connection options among a module's parameters: its ``kubernetes`` option when it has one,
+    else its top-level options of those names."""
+    if "kubernetes" in params:
+        return params["kubernetes"] or {}
+    return dict((name, params.get(name)) for name in K8S_AUTH_SPEC if name in params)
+
+
 def hide_kubeconfig_secrets(module):
-    """Add the credentials of an inline ``kubernetes.kubeconfig`` to the AnsibleModule's no-log values.
+    """Add the credentials of an inline kubeconfig (``kubeconfig`` as a dict) to the AnsibleModule's no-log values.
 
     Ansible hides the ``no_log`` options (``api_key``, ``password``) itself; a kubeconfig is a free-form dict,
     so its secrets are named here, before the module can return anything.
     """
-    auth = module.params.get("kubernetes") or {}
-    module.no_log_values.update(kubeconfig_secrets(auth.get("kubeconfig")))
+    module.no_log_values.update(kubeconfig_secrets(connection_params(module.params).get("kubeconfig")))
 
 
 class KubeconfigModule(AnsibleModule):
@@ -102,19 +112,20 @@ class KubeconfigModule(AnsibleModule):
 
 
 def kube_client(module, deadline=None):
-    """``Kube`` for the AnsibleModule's ``kubernetes`` option; fails the module when it cannot connect.
+    """``Kube`` for the AnsibleModule's connection options; fails the module when it cannot connect.
 
     With ``deadline`` (a ``Deadline``) the reads ride out an API server that does not answer for a while.
     """
     if not HAS_K8S_CORE:
         module.fail_json(msg="the kubernetes.core collection (and the kubernetes Python package) is needed to reach "
                              "Kubernetes: install kubernetes.core", exception=K8S_CORE_IMPORT_ERROR)
-    options = dict((k, v) for k, v in (module.params.get("kubernetes") or {}).items() if v is not None)
+    azure_owned = AZURE_OWNED_NAMES if "auth_source" in module.params and "kubernetes" not in module.params else ()
+    options = dict((k, v) for k, v in connection_params(module.params).items() if v is not None and k not in azure_owned)
     try:
         return Kube(get_api_client(**options), deadline)
     except Exception as exc:  # kubernetes.core's CoreException and the kubernetes config errors alike
-        module.fail_json(msg="cannot connect to Kubernetes: %s (check the kubernetes options or K8S_AUTH_*)" % exc,
-                         exception=traceback.format_exc())
+        module.fail_json(msg="cannot connect to Kubernetes: %s (check the kubeconfig, host and api_key options or "
+                             "K8S_AUTH_*)" % exc, exception=traceback.format_exc())
 
 
 def _as_dict(obj):

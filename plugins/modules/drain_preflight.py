@@ -58,7 +58,7 @@ notes:
   - The check is a snapshot of the cluster at the time it runs; pods scheduled between the check and the drain are not in it.
   - Preferred (soft) affinity rules and topology spread constraints are not evaluated.
 extends_documentation_fragment:
-  - kubedisk.aks.kubernetes
+  - kubernetes.core.k8s_auth_options
   - kubedisk.aks.kubernetes.read_only
 """
 
@@ -161,7 +161,7 @@ nodes:
 
 import traceback
 
-from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_client import KUBERNETES_SPEC, K8sError, KubeconfigModule, kube_client
+from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_client import K8S_AUTH_SPEC, K8sError, KubeconfigModule, kube_client
 from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_drain_plan import Cluster, build_plan, pdb_blocks, read_cluster
 from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_scheduling import node_zone
 from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_volumes import CSI_DRIVER
@@ -173,8 +173,8 @@ ARGUMENT_SPEC = {
     "force": {"type": "bool", "default": False},
     "delete_emptydir_data": {"type": "bool", "default": False},
     "csi_driver": {"type": "str", "default": CSI_DRIVER},
-    "kubernetes": KUBERNETES_SPEC,
 }
+ARGUMENT_SPEC.update(K8S_AUTH_SPEC)
 
 
 def drain_refusal(entry, force, delete_emptydir_data):

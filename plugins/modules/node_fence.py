@@ -56,6 +56,9 @@ notes:
   - The power state is read with C(virtualMachineScaleSets/virtualMachines/instanceView) (or the VM's C(instanceView)),
     which needs C(Microsoft.Compute/virtualMachineScaleSets/virtualMachines/read) on the node resource group.
   - Remove the taint (O(state=unfenced)) when the node is back, or nothing is scheduled on it again.
+  - Kubernetes is reached with kubernetes.core's connection options (also set for a play through C(module_defaults) of
+    C(group/kubedisk.aks.k8s)), except O(validate_certs), which is about Azure's endpoints here; the Kubernetes API's
+    certificate is checked as the kubeconfig, O(ca_cert) or E(K8S_AUTH_VERIFY_SSL) say.
 seealso:
   - name: Non-graceful node shutdown
     description: The Kubernetes feature behind the out-of-service taint.
@@ -63,15 +66,14 @@ seealso:
 extends_documentation_fragment:
   - kubedisk.aks.azure
   - kubedisk.aks.azure.attributes
-  - kubedisk.aks.kubernetes
+  - kubernetes.core.k8s_auth_options
 """
 
 EXAMPLES = r"""
 - name: Fence a node whose VM was deallocated
   kubedisk.aks.node_fence:
     name: aks-nodepool1-30410574-vmss000002
-    kubernetes:
-      kubeconfig: ~/.kube/config
+    kubeconfig: ~/.kube/config
 
 - name: Let it take pods again once its VM runs
   kubedisk.aks.node_fence:
@@ -130,7 +132,7 @@ from ansible_collections.kubedisk.aks.plugins.module_utils.aks_names import pars
 from ansible_collections.kubedisk.aks.plugins.module_utils.azure_ids import resource_id
 from ansible_collections.kubedisk.aks.plugins.module_utils.azure_models import to_rest
 from ansible_collections.kubedisk.aks.plugins.module_utils.azure_module import AzureModule
-from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_client import KUBERNETES_SPEC, K8sError
+from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_client import AZURE_MODULE_K8S_AUTH_SPEC, K8sError
 from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_scheduling import OUT_OF_SERVICE, has_taint, node_ready, tolerates
 from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_volumes import pod_pvc_names
 
@@ -139,8 +141,8 @@ ARGUMENT_SPEC = {
     "state": {"type": "str", "default": "fenced", "choices": ["fenced", "unfenced"]},
     "force": {"type": "bool", "default": False},
     "wait": {"type": "bool", "default": True},
-    "kubernetes": KUBERNETES_SPEC,
 }
+ARGUMENT_SPEC.update(AZURE_MODULE_K8S_AUTH_SPEC)
 DOWN_STATES = ("stopped", "deallocated", "gone")
 # ARM codes of a 404 that says the VM itself does not exist (its resource group does).
 VM_NOT_FOUND_CODES = ("ResourceNotFound", "NotFound")

@@ -36,15 +36,14 @@ options:
       - ISO 8601 time (UTC when it has no offset, for example C(2026-01-01T10:00:00)) that RV(pods[].seconds) counts from.
     type: str
 extends_documentation_fragment:
-  - kubedisk.aks.kubernetes
+  - kubernetes.core.k8s_auth_options
   - kubedisk.aks.kubernetes.read_only
 """
 
 EXAMPLES = r"""
 - name: Which nodes are dead, and which are back
   kubedisk.aks.node_fence_info:
-    kubernetes:
-      kubeconfig: ~/.kube/aks-stateful
+    kubeconfig: ~/.kube/aks-stateful
   register: fence_info
 
 - name: Fence the dead ones
@@ -124,15 +123,15 @@ import datetime
 import traceback
 
 
-from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_client import KUBERNETES_SPEC, K8sError, KubeconfigModule, kube_client
+from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_client import K8S_AUTH_SPEC, K8sError, KubeconfigModule, kube_client
 from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_scheduling import OUT_OF_SERVICE, has_taint, node_ready, owner
 
 ARGUMENT_SPEC = {
     "nodes": {"type": "list", "elements": "str", "default": []},
     "pods": {"type": "list", "elements": "str", "default": []},
     "since": {"type": "str"},
-    "kubernetes": KUBERNETES_SPEC,
 }
+ARGUMENT_SPEC.update(K8S_AUTH_SPEC)
 READY_TEXT = {True: "True", False: "False", None: "Unknown"}
 
 

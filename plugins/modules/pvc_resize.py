@@ -95,10 +95,13 @@ notes:
   - Offline mode works on claims used by the pods of one StatefulSet (or by no pod at all); claims of Deployments or
     bare pods are refused offline.
   - The disks are read from Azure (C(Microsoft.Compute/disks/read)) through the PV's C(volumeHandle).
+  - Kubernetes is reached with kubernetes.core's connection options (also set for a play through C(module_defaults) of
+    C(group/kubedisk.aks.k8s)), except O(validate_certs), which is about Azure's endpoints here; the Kubernetes API's
+    certificate is checked as the kubeconfig, O(ca_cert) or E(K8S_AUTH_VERIFY_SSL) say.
 extends_documentation_fragment:
   - kubedisk.aks.azure
   - kubedisk.aks.azure.attributes
-  - kubedisk.aks.kubernetes
+  - kubernetes.core.k8s_auth_options
 """
 
 EXAMPLES = r"""
@@ -182,7 +185,7 @@ import traceback
 from ansible_collections.kubedisk.aks.plugins.module_utils.azure_ids import parse_resource_id
 from ansible_collections.kubedisk.aks.plugins.module_utils.azure_models import to_rest
 from ansible_collections.kubedisk.aks.plugins.module_utils.azure_module import AzureModule
-from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_client import KUBERNETES_SPEC, K8sConflict, K8sError
+from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_client import AZURE_MODULE_K8S_AUTH_SPEC, K8sConflict, K8sError
 from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_quantities import GIB, gib_ceil, human_bytes, parse_quantity
 from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_scheduling import label_selector_matches, owner
 from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_volumes import (
@@ -207,8 +210,8 @@ ARGUMENT_SPEC = {
     "mode": {"type": "str", "default": "auto", "choices": ["auto", "online", "offline"]},
     "update_template": {"type": "bool", "default": False},
     "ignore_pdb": {"type": "bool", "default": False},
-    "kubernetes": KUBERNETES_SPEC,
 }
+ARGUMENT_SPEC.update(AZURE_MODULE_K8S_AUTH_SPEC)
 
 
 class Refused(Exception):

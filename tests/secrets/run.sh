@@ -71,7 +71,7 @@ play() {
 }
 
 play provision
-# From here on the kubeconfig goes inline: kubedisk_kubernetes = {kubeconfig: <the dict>}, as extra vars.
+# From here on the kubeconfig goes inline: kubedisk_kubeconfig = <the dict>, as extra vars.
 python - "$inputs/provision.kubeconfig" "$inputs/inline-kubeconfig.json" <<'PY' || exit 1
 import json
 import os
@@ -82,7 +82,7 @@ import yaml
 with open(sys.argv[1], encoding="utf-8") as handle:
     kubeconfig = yaml.safe_load(handle)
 with open(os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as handle:
-    json.dump({"kubedisk_kubernetes": {"kubeconfig": kubeconfig}}, handle)
+    json.dump({"kubedisk_kubeconfig": kubeconfig}, handle)
 PY
 inline=(-e "@$inputs/inline-kubeconfig.json")
 play csi "${inline[@]}"

@@ -69,7 +69,7 @@ def role_inputs(rg):
         ("disk_csi", "storage classes as a string", dict(csi, disk_csi_storage_classes="managed"), "disk_csi_storage_classes"),
         ("disk_csi", "helm values as a list", dict(csi, disk_csi_helm_values=["a"]), "disk_csi_helm_values"),
         ("disk_csi", "snapshot class as a list", dict(csi, disk_csi_snapshot_class=["a"]), "disk_csi_snapshot_class"),
-        ("disk_csi", "kubernetes as a list", dict(csi, disk_csi_kubernetes=["a"]), "disk_csi_kubernetes"),
+        ("disk_csi", "helm values as a string", dict(csi, disk_csi_helm_values="a"), "disk_csi_helm_values"),
         ("disk_csi", "defaults as a list", dict(csi, disk_csi_storage_class_defaults=["a"]), "disk_csi_storage_class_defaults"),
         ("disk_csi", "group with a newline", dict(csi, disk_csi_resource_group=rg + "\n"), "resource group name"),
         ("disk_csi", "group of 91", dict(csi, disk_csi_resource_group="r" * 91), "resource group name"),

@@ -1,8 +1,13 @@
-"""k8s_client: the kubernetes option, an inline kubeconfig's secrets kept out of results, connecting, Kube errors."""
+"""k8s_client: the connection options (top level and nested), an inline kubeconfig's secrets kept out of results,
+connecting, Kube errors."""
 
 from __future__ import annotations
 
+import importlib
+import os
+
 import pytest
+import yaml
 
 from ansible.module_utils.common.parameters import remove_values
 from ansible.module_utils.testing import patch_module_args
@@ -10,6 +15,7 @@ from ansible.module_utils.testing import patch_module_args
 from ansible_collections.kubedisk.aks.plugins.module_utils import azure_module, k8s_client
 from ansible_collections.kubedisk.aks.plugins.module_utils.azure_module import AzureModule
 from ansible_collections.kubedisk.aks.plugins.module_utils.deadline import Deadline
+from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import _create_auth_spec
 
 KUBECONFIG = {
     "apiVersion": "v1",
@@ -193,3 +199,74 @@ def test_an_error_answer_is_not_repeated():
     with pytest.raises(k8s_client.K8sError, match="modified"):
         kube.get("Node", "n1")
     assert not slept
+
+
+# ----- kubernetes.core's connection options at the top level (group/kubedisk.aks.k8s) -----
+
+def kube_module_of(spec, args):
+    """A module built as the Kubernetes modules are: their own options plus a connection spec of k8s_client."""
+    with patch_module_args(args):
+        if spec is k8s_client.AZURE_MODULE_K8S_AUTH_SPEC:
+            return AzureModule(dict(spec, nodes={"type": "list", "elements": "str"}), default_timeout=60)
+        return k8s_client.KubeconfigModule(argument_spec=dict(spec, nodes={"type": "list", "elements": "str"}))
+
+
+def captured_client(monkeypatch):
+    seen = {}
+    monkeypatch.setattr(k8s_client, "HAS_K8S_CORE", True)
+    monkeypatch.setattr(k8s_client, "get_api_client", lambda **kw: seen.update(kw) or "client", raising=False)
+    return seen
+
+
+def test_top_level_options_are_kubernetes_cores_and_reach_its_client(monkeypatch):
+    seen = captured_client(monkeypatch)
+    module = kube_module_of(k8s_client.K8S_AUTH_SPEC, {
+        "nodes": ["n1"], "kubeconfig": "/k", "context": "lab", "verify_ssl": False, "impersonate_user": "ops"})
+    assert set(k8s_client.K8S_AUTH_SPEC) == set(k8s_client.AUTH_ARG_SPEC)
+    k8s_client.kube_client(module)
+    assert seen == {"kubeconfig": "/k", "context": "lab", "validate_certs": False, "impersonate_user": "ops"}
+
+
+def test_top_level_inline_kubeconfig_is_no_log(monkeypatch):
+    logged = []
+    monkeypatch.setattr(k8s_client.KubeconfigModule, "log", lambda self, msg, log_args=None: logged.append(msg))
+    module = kube_module_of(k8s_client.K8S_AUTH_SPEC, {"nodes": ["n1"], "kubeconfig": KUBECONFIG, "api_key": "key-789"})
+    assert {"tok-123", "S0VZ", "Q0VSVA==", "pw-456", "key-789"} <= module.no_log_values
+    assert not any(secret in logged[0] for secret in ("tok-123", "S0VZ", "pw-456", "key-789"))
+    shown = str(remove_values(module.params, module.no_log_values))
+    assert "tok-123" not in shown and "https://127.0.0.1:6443" in shown
+
+
+def test_an_azure_modules_validate_certs_stays_azures_and_k8s_auth_env_applies(monkeypatch, auth):
+    """pvc_resize and node_fence: validate_certs (default true) is Azure's; K8S_AUTH_VERIFY_SSL decides for Kubernetes."""
+    seen = captured_client(monkeypatch)
+    monkeypatch.setenv("K8S_AUTH_HOST", "https://kube.example:6443")
+    monkeypatch.setenv("K8S_AUTH_API_KEY", "env-token")
+    monkeypatch.setenv("K8S_AUTH_VERIFY_SSL", "false")
+    module = kube_module_of(k8s_client.AZURE_MODULE_K8S_AUTH_SPEC, dict(auth, nodes=["n1"], context="lab"))
+    assert module.params["validate_certs"] is True  # Azure's default, not overridden by kubernetes.core's spec
+    module.kube()
+    assert seen == {"context": "lab"}
+    resolved = _create_auth_spec(**seen)  # what kubernetes.core makes of it: the unset options from K8S_AUTH_*
+    assert resolved["host"] == "https://kube.example:6443" and resolved["api_key"] == "env-token"
+    assert resolved["verify_ssl"] is False and resolved["context"] == "lab"
+
+
+def test_the_nested_option_still_serves_the_azure_modules_that_nest_it(azure_module_of, auth, monkeypatch):
+    seen = captured_client(monkeypatch)
+    module = azure_module_of(dict(auth, kubernetes={"kubeconfig": "/k", "validate_certs": False}))
+    module.kube()
+    assert seen == {"kubeconfig": "/k", "validate_certs": False}  # nested: validate_certs is Kubernetes'
+
+
+def test_the_k8s_action_group_holds_the_modules_that_take_every_connection_option():
+    """module_defaults for group/kubedisk.aks.k8s fail a module that does not accept one of the options."""
+    root = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..")
+    with open(os.path.join(root, "meta", "runtime.yml"), encoding="utf-8") as handle:
+        group = yaml.safe_load(handle)["action_groups"]["k8s"]
+    assert {"drain_preflight", "node_fence", "node_fence_info", "pvc_resize"} <= set(group)
+    for name in group:
+        spec = importlib.import_module("ansible_collections.kubedisk.aks.plugins.modules." + name).ARGUMENT_SPEC
+        assert "kubernetes" not in spec
+        taken = set(spec) | set(azure_module.AUTH_ARG_SPEC)
+        assert set(k8s_client.AUTH_ARG_SPEC) <= taken, name
