@@ -41,6 +41,25 @@ QUESTION_KEYS = {"question_name", "question_description", "variable", "type", "r
 _jinja = ImmutableSandboxedEnvironment()
 
 
+class _AnyName(dict):
+    """Filters or tests of any name: Ansible's own are unknown to plain Jinja, which refuses to compile them."""
+
+    def __contains__(self, name):
+        return True
+
+    def __missing__(self, name):
+        return lambda *arguments, **options: None
+
+    def get(self, name, default=None):
+        return self[name]
+
+
+# Reads templates for the names they use, Ansible's filters and tests included; renders nothing.
+_jinja_reader = ImmutableSandboxedEnvironment()
+_jinja_reader.filters = _AnyName(_jinja_reader.filters)
+_jinja_reader.tests = _AnyName(_jinja_reader.tests)
+
+
 def credential_types():
     """The custom credential types of extensions/awx/credential_types.yml."""
     return yaml.safe_load((AWX / "credential_types.yml").read_text(encoding="utf-8"))["kubedisk_awx_credential_types"]
@@ -59,7 +78,7 @@ def inventory_host_vars():
 def template_variables(value):
     """Names a Jinja template (or every string in a nested value) reads."""
     if isinstance(value, str):
-        return meta.find_undeclared_variables(_jinja.parse(value)) if "{" in value else set()
+        return meta.find_undeclared_variables(_jinja_reader.parse(value)) if "{" in value else set()
     if isinstance(value, dict):
         return set().union(set(), *(template_variables(item) for item in value.values()))
     if isinstance(value, list):
