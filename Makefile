@@ -13,18 +13,18 @@ PYTHON_VERSION = $(shell $(PY) -c 'import sys; print("%d.%d" % sys.version_info[
 export PATH := $(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(ROOT)/ansible.cfg
 
-.PHONY: help faults setup lab-setup lab-cat integration test sanity lint changelog-lint units lab-tests molecule demo lab-up lab-down bench build
+.PHONY: help faults fleet-report setup lab-setup lab-cat integration test sanity lint changelog-lint units lab-tests molecule demo lab-up lab-down bench build
 
 help:
 	@echo "make demo    the whole story against the offline lab (sets itself up)"
 	@echo "make test    every test: sanity, lint, unit, integration, Molecule (sets itself up)"
-	@echo "make setup | sanity | lint | units | lab-tests | integration | molecule | faults | build | lab-up | lab-down [KEEP=1] | lab-cat PVC=ns/name | bench"
+	@echo "make setup | sanity | lint | units | lab-tests | integration | molecule | faults | fleet-report | build | lab-up | lab-down [KEEP=1] | lab-cat PVC=ns/name | bench"
 
 setup:
 	@scripts/setup.sh
 
 test: lab-setup
-	@scripts/run-tests.sh sanity lint changelog-lint units lab integration integration-kube kube-hostile faults secrets awx build molecule
+	@scripts/run-tests.sh sanity lint changelog-lint units lab integration integration-kube kube-hostile faults fleet secrets awx build molecule
 
 sanity: setup
 	@scripts/run-tests.sh sanity
@@ -41,6 +41,10 @@ units: setup
 # The Azure modules under every injected fault, bad inputs and two runs at once (tests/hostile/azure; part of make test, a few minutes).
 faults: setup
 	@scripts/run-tests.sh faults
+
+# The aks inventory and the fleet_storage playbook over 200 clusters in an emulator of their own, with their figures.
+fleet-report: setup
+	@FLEET_CLUSTERS=200 scripts/run-tests.sh fleet
 
 molecule: setup
 	@scripts/run-tests.sh molecule

@@ -68,6 +68,12 @@ suite_faults() {
     (cd "$root/tests/hostile/azure" && python -m pytest -p no:cacheprovider -q -n 2 --dist loadfile .)
 }
 
+suite_fleet() {
+    # The kubedisk.aks.aks inventory and playbooks/fleet_storage.yml over a fleet of clusters (FLEET_CLUSTERS, default 6;
+    # make fleet-report: 200) in an emulator-only lab of its own (tests/fleet); prints the times, ARM calls and throttling.
+    (cd "$root" && python -m pytest -p no:cacheprovider -q tests/fleet)
+}
+
 suite_build() {
     # The built tarball carries the collection and nothing that needs the lab: only the allowed top-level
     # entries, none of the denied paths, no file that calls the lab; and it installs offline (with its
