@@ -24,7 +24,7 @@ setup:
 	@scripts/setup.sh
 
 test: lab-setup
-	@scripts/run-tests.sh sanity lint changelog-lint units lab integration integration-kube kube-hostile faults fleet secrets awx build molecule
+	@scripts/run-tests.sh sanity lint changelog-lint units requirements lab integration integration-kube kube-hostile faults fleet secrets awx build molecule
 
 sanity: setup
 	@scripts/run-tests.sh sanity

@@ -55,6 +55,12 @@ suite_units() {
     (cd "$root" && PYTHONPATH="$root/.build" python -m pytest -p no:cacheprovider -q tests/unit)
 }
 
+suite_requirements() {
+    # requirements.txt resolves together with kubernetes.core's and azure.azcollection's requirements and the EE's
+    # ansible-core for the EE's Python; extensions/ee/execution-environment.yml makes its build context (no image).
+    (cd "$root" && python -m pytest -p no:cacheprovider -q tests/requirements)
+}
+
 suite_lab() {
     # The offline lab's own tests: each fixture starts what it needs on free loopback ports.
     (cd "$root" && PYTHONPATH="$root/tests" python -m pytest -p no:cacheprovider -q tests/lab)
