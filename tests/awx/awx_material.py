@@ -253,4 +253,3 @@ def inject_azure_rm(inputs):
     if inputs.get("cloud_environment"):
         env["AZURE_CLOUD_ENVIRONMENT"] = inputs["cloud_environment"]
     return env
-

@@ -113,10 +113,10 @@ SURVEY_FAULTS = {
     "default outside choices": lambda spec: spec["spec"][-1].update(default="sideways"),
     "unknown type": lambda spec: spec["spec"][0].update(type="boolean"),
     "repeated variable": lambda spec: spec["spec"].append(dict(spec["spec"][0])),
-    "integer default text": lambda spec: spec["spec"].append({"question_name": "n", "variable": "n", "type": "integer",
-                                                                "required": True, "default": "2"}),
-    "secret as text": lambda spec: spec["spec"].append({"question_name": "s", "variable": "client_secret", "type": "text",
-                                                          "required": True}),
+    "integer default text": lambda spec: spec["spec"].append(
+        {"question_name": "n", "variable": "n", "type": "integer", "required": True, "default": "2"}),
+    "secret as text": lambda spec: spec["spec"].append(
+        {"question_name": "s", "variable": "client_secret", "type": "text", "required": True}),
     "no required": lambda spec: spec["spec"][0].pop("required"),
 }
 
