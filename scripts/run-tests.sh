@@ -3,7 +3,7 @@
 # suite and a closing "N passed, N failed" line; exits non-zero when any suite failed.
 # An argument joining suites with "+" (integration-kube+kube-hostile) runs them at once: each one's output
 # goes to a file and is printed whole when it ends, and the summary adds the group's wall time.
-# Every suite gets a lab folder of its own (LAB_DIR, a fresh temporary folder), so suites never share a lab.
+# Every suite gets a lab folder (LAB_DIR) and a TMPDIR of its own, fresh temporary folders, so suites never share a lab.
 # Expects scripts/setup.sh to have run (the Makefile sees to that).
 set -uo pipefail
 
@@ -133,7 +133,7 @@ integration_targets() {
     # get the lab's settings only through module_defaults for group/kubedisk.aks.azure, from the vars
     # file `python -m lab vars` writes (integration-vars.json in the lab folder, mode 0600), and the
     # targets reach the lab through `python -m lab`. INTEGRATION_TARGETS="a b" runs a subset.
-    local alias=$1 kube=$2 rc=0 target targets vars counts latency prefix lab_dir=$LAB_DIR
+    local alias=$1 kube=$2 rc=0 target targets vars counts latency prefix started lab_dir=$LAB_DIR
     local -a drop=(-u AZURE_SUBSCRIPTION_ID -u AZURE_TENANT -u AZURE_TENANT_ID -u AZURE_CLIENT_ID -u AZURE_SECRET
                    -u AZURE_CLIENT_SECRET -u AZURE_CLOUD_ENVIRONMENT -u AZURE_AUTHORITY_HOST -u REQUESTS_CA_BUNDLE -u SSL_CERT_FILE)
     LAB_KUBE=$kube lab up || return 1
@@ -144,9 +144,11 @@ integration_targets() {
     rm -f "$counts" "$latency"
     lab vars --output "$vars" || rc=1
     targets=${INTEGRATION_TARGETS:-$(cd "$root/tests/integration/targets" && grep -lx "$alias" ./*/aliases | xargs grep -Lx hidden | cut -d/ -f2 | sort)}
+    local -a timings=()
     for target in $targets; do
         printf -- '--- integration target %s\n' "$target"
-        (
+        started=$SECONDS
+        if (
             set -a
             # shellcheck disable=SC1091
             . "$lab_dir/env"
@@ -154,8 +156,15 @@ integration_targets() {
             cd "$root" && env "${drop[@]}" ANSIBLE_DISPLAY_OK_HOSTS=false ANSIBLE_DISPLAY_SKIPPED_HOSTS=false \
                 ansible-playbook tests/integration/integration.yml -e "lab_vars_file=$vars" -e "lab_target=$target" \
                 -e "lab_prefix=$prefix" -e "lab_counts_file=$counts" -e "lab_latency_file=$latency"
-        ) || rc=1
+        ); then
+            timings+=("$(printf '  %-28s ok      %4d s' "$target" $((SECONDS - started)))")
+        else
+            timings+=("$(printf '  %-28s FAILED  %4d s' "$target" $((SECONDS - started)))")
+            rc=1
+        fi
     done
+    printf 'Targets (wall time each):\n'
+    printf '%s\n' "${timings[@]}"
     python - "$counts" "$latency" <<'EOF'
 import json
 import os
@@ -199,12 +208,15 @@ suite_awx() {
 }
 
 run_suite() {
-    # suite_$1 in a subshell, with a lab folder of its own (removed after the suite).
-    local lab_dir rc
-    lab_dir=$(mktemp -d)
-    (export LAB_DIR=$lab_dir; "suite_$1")
+    # suite_$1 in a subshell with a folder of its own (removed after the suite): its lab folder (LAB_DIR) and its
+    # TMPDIR, so suites at once share neither a lab nor pytest's temporary root (a pytest run deletes all but the
+    # newest three base folders there, another suite's live lab state among them).
+    local work rc
+    work=$(mktemp -d)
+    mkdir "$work/lab" "$work/tmp"
+    (export LAB_DIR=$work/lab TMPDIR=$work/tmp; "suite_$1")
     rc=$?
-    rm -rf "$lab_dir"
+    rm -rf "$work"
     return "$rc"
 }
 
