@@ -33,6 +33,7 @@ class Emulator:
         deadline = time.monotonic() + timeout
         while not info_path.exists():
             if self.process.poll() is not None or time.monotonic() > deadline:
+                self.kill()  # a slow start must not outlive the test
                 raise RuntimeError("the emulator did not start")
             time.sleep(0.05)
         self.info = json.loads(info_path.read_text())
@@ -46,9 +47,13 @@ class Emulator:
         self.process.wait()
 
     def stop(self):
-        """SIGTERM and wait."""
+        """SIGTERM and wait; SIGKILL when it has not stopped within 10 s, so no emulator outlives its test."""
         self.process.terminate()
-        self.process.wait(timeout=10)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise
 
     @property
     def url(self):
