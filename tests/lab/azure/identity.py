@@ -50,6 +50,15 @@ GROUP_MEMBERSHIPS = "groupMemberships"
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
 FEDERATION_AUDIENCE = "api://AzureADTokenExchange"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+# What the v1 and v2.0 OpenID discovery documents of the authority have in common.
+DISCOVERY_COMMON = {
+    "response_types_supported": ["code", "id_token", "code id_token", "token id_token", "token"],
+    "subject_types_supported": ["pairwise"],
+    "id_token_signing_alg_values_supported": ["RS256"],
+    "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
+    "tenant_region_scope": "EU",
+    "cloud_instance_name": "kubedisk.lab",
+}
 # The state database setting that holds the token signing key (PEM).
 SIGNING_KEY = "tokenSigningKey"
 
@@ -140,14 +149,9 @@ class Identity:
             "token_endpoint": f"{authority}/oauth2/v2.0/token",
             "device_authorization_endpoint": f"{authority}/oauth2/v2.0/devicecode",
             "jwks_uri": f"{authority}/discovery/v2.0/keys",
-            "response_types_supported": ["code", "id_token", "code id_token", "token id_token", "token"],
-            "subject_types_supported": ["pairwise"],
-            "id_token_signing_alg_values_supported": ["RS256"],
-            "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
             "grant_types_supported": ["client_credentials"],
             "scopes_supported": ["openid", "profile", "email", "offline_access"],
-            "tenant_region_scope": "EU",
-            "cloud_instance_name": "kubedisk.lab",
+            **DISCOVERY_COMMON,
         }
 
     def openid_configuration_v1(self, tenant):
@@ -159,12 +163,7 @@ class Identity:
             "authorization_endpoint": f"{authority}/oauth2/authorize",
             "token_endpoint": f"{authority}/oauth2/token",
             "jwks_uri": f"{self.emulator.base_url}/common/discovery/keys",
-            "response_types_supported": ["code", "id_token", "code id_token", "token id_token", "token"],
-            "subject_types_supported": ["pairwise"],
-            "id_token_signing_alg_values_supported": ["RS256"],
-            "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
-            "tenant_region_scope": "EU",
-            "cloud_instance_name": "kubedisk.lab",
+            **DISCOVERY_COMMON,
         }
 
     def jwks(self):
