@@ -7,6 +7,7 @@ import uuid
 import pytest
 from azure.core.exceptions import HttpResponseError
 from azure.mgmt.containerservice import ContainerServiceClient
+from azure.mgmt.containerservice.models import AgentPoolUpgradeSettings
 
 from .helpers import error_code
 
@@ -139,6 +140,9 @@ def test_cluster_upgrade_runs_its_pools_through_surge_drain_reimage(emulator, tm
     assert _instances(emulator) == {"0": "1.34.2", "1": "1.34.2"}
 
 
+# undrainableNodeBehavior is GA from API 2025-03-01 (azure-mgmt-containerservice 36.0.0); older SDKs drop it unsent.
+@pytest.mark.skipif(getattr(AgentPoolUpgradeSettings(undrainable_node_behavior="Cordon"), "undrainable_node_behavior", None) != "Cordon",
+                    reason="this azure-mgmt-containerservice's API version has no undrainableNodeBehavior")
 def test_undrainable_node_cordoned_keeps_a_surge_node_and_fails(emulator, tmp_path):
     aks = _backed_cluster(emulator, tmp_path, dict(POOL, upgradeSettings={"maxSurge": "2", "undrainableNodeBehavior": "Cordon"}))
     poller = aks.agent_pools.begin_upgrade_node_image_version("kept", "backed", "nodepool1")

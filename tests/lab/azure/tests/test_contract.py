@@ -89,7 +89,9 @@ def test_orchestrators_list_versions_and_upgrades(lab, subscription):
 
 def test_kubernetes_versions_through_the_sdk(aks, group):
     listed = aks.managed_clusters.list_kubernetes_versions("westeurope")
-    versions = {entry.version: entry for entry in listed.values_property}
+    # the list is `values_property` in the newer SDKs (where `values` is the mapping's method), `values` in older ones
+    entries = listed.values_property if hasattr(listed, "values_property") else listed.values
+    versions = {entry.version: entry for entry in entries}
     assert set(versions) == {"1.33", "1.34", "1.35"}
     assert [minor for minor, entry in versions.items() if entry.is_default] == ["1.35"]
     assert {minor: {patch: value.upgrades for patch, value in entry.patch_versions.items()} for minor, entry in versions.items()} == {

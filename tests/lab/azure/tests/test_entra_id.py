@@ -115,7 +115,7 @@ def test_admin_credential_refused_without_local_accounts(aks, cluster):
 def test_user_credential_runs_kubelogin_for_the_server_app(entra_lab, aks, cluster):
     assert cluster.aad_profile.tenant_id == entra_lab.info["tenant"]
     value = aks.managed_clusters.list_cluster_user_credentials("rg-entra", "entra-aks").kubeconfigs[0].value
-    config = json.loads(value if isinstance(value, bytes) else base64.b64decode(value))
+    config = json.loads(value if isinstance(value, (bytes, bytearray)) else base64.b64decode(value))
     execution = config["users"][0]["user"]["exec"]
     assert execution["command"] == "kubelogin"
     assert execution["apiVersion"] == "client.authentication.k8s.io/v1beta1"
