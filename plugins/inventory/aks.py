@@ -245,13 +245,11 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     def _clusters_of(self, client, subscription):
         groups = self.get_option("resource_groups")
         if not groups:
-            for cluster in client.managed_clusters.list():
-                yield cluster
+            yield from client.managed_clusters.list()
             return
         for group in groups:
             try:
-                for cluster in client.managed_clusters.list_by_resource_group(group):
-                    yield cluster
+                yield from client.managed_clusters.list_by_resource_group(group)
             except HttpResponseError as exc:
                 if error_details(exc).get("code") != "ResourceGroupNotFound":
                     raise

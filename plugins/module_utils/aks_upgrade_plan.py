@@ -4,8 +4,8 @@
 
 AKS upgrades the control plane first (``kubernetesVersion`` of the managed cluster), one minor version at a time, then
 each pool (``orchestratorVersion`` of the agent pool), never past the control plane (a pool behind by several minors may
-go straight to the control plane's version); a node image upgrade alone is ``upgradeNodeImageVersion``. Pure functions on REST dicts; whatever Azure would refuse is raised
-as ``Refused`` before anything is written.
+go straight to the control plane's version); a node image upgrade alone is ``upgradeNodeImageVersion``. Pure functions
+on REST dicts; whatever Azure would refuse is raised as ``Refused`` before anything is written.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -88,9 +88,9 @@ def one_minor_at_a_time(have, want, what, offers):
     have_minor, want_minor = version_key(have)[:2], version_key(want)[:2]
     if want_minor[0] != have_minor[0] or want_minor[1] > have_minor[1] + 1:
         step = "%d.%d" % (have_minor[0], have_minor[1] + 1)
+        offered = " (offered: %s)" % ", ".join(offers) if offers else ""
         raise Refused("%s runs %s and %s is more than one minor version ahead: AKS upgrades one minor version at a time. "
-                      "Upgrade to %s first%s, then to %s" % (what, have, want, step,
-                                                              " (offered: %s)" % ", ".join(offers) if offers else "", want))
+                      "Upgrade to %s first%s, then to %s" % (what, have, want, step, offered, want))
 
 
 def control_plane_target(cluster, want, upgrades):

@@ -40,8 +40,8 @@ def test_containerfile_builds_from_the_base_image_with_the_pinned_ansible(contex
     deps = definition["dependencies"]
     assert 'ARG EE_BASE_IMAGE="%s"' % definition["images"]["base_image"]["name"] in containerfile
     assert 'ARG PYCMD="%s"' % deps["python_interpreter"]["python_path"] in containerfile
-    assert 'ARG ANSIBLE_INSTALL_REFS="%s %s"' % (deps["ansible_core"]["package_pip"],
-                                                  deps["ansible_runner"]["package_pip"]) in containerfile
+    refs = "%s %s" % (deps["ansible_core"]["package_pip"], deps["ansible_runner"]["package_pip"])
+    assert 'ARG ANSIBLE_INSTALL_REFS="%s"' % refs in containerfile
     assert "ansible-galaxy collection install" in containerfile and "-r requirements.yml" in containerfile
     assert "introspect.py introspect --user-pip=requirements.txt --user-bindep=bindep.txt" in containerfile
 

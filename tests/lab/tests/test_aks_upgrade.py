@@ -80,17 +80,17 @@ def zonal_statefulset():
     storage_class = {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": STORAGE_CLASS},
                      "provisioner": "disk.csi.azure.com", "parameters": {"skuName": "StandardSSD_LRS"},
                      "volumeBindingMode": "WaitForFirstConsumer"}
-    statefulset = {
-        "apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "zonal"},
-        "spec": {"serviceName": "zonal", "replicas": 3, "selector": {"matchLabels": APP}, "template": {
-            "metadata": {"labels": APP},
-            "spec": {"nodeSelector": {"agentpool": "zonal"},
-                     "topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": ZONE, "whenUnsatisfiable": "DoNotSchedule",
-                                                    "labelSelector": {"matchLabels": APP}}],
-                     "containers": [{"name": "app", "image": "nginx", "volumeMounts": [{"name": "data", "mountPath": "/data"}]}]}},
-            "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": {
-                "accessModes": ["ReadWriteOnce"], "storageClassName": STORAGE_CLASS, "resources": {"requests": {"storage": "1Gi"}}}}]},
-    }
+    claim_template = {"metadata": {"name": "data"},
+                      "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": STORAGE_CLASS,
+                               "resources": {"requests": {"storage": "1Gi"}}}}
+    pod_spec = {"nodeSelector": {"agentpool": "zonal"},
+                "topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": ZONE, "whenUnsatisfiable": "DoNotSchedule",
+                                               "labelSelector": {"matchLabels": APP}}],
+                "containers": [{"name": "app", "image": "nginx", "volumeMounts": [{"name": "data", "mountPath": "/data"}]}]}
+    statefulset = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "zonal"},
+                   "spec": {"serviceName": "zonal", "replicas": 3, "selector": {"matchLabels": APP},
+                            "template": {"metadata": {"labels": APP}, "spec": pod_spec},
+                            "volumeClaimTemplates": [claim_template]}}
     budget = {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "zonal"},
               "spec": {"maxUnavailable": 1, "selector": {"matchLabels": APP}}}
     return storage_class, statefulset, budget

@@ -96,10 +96,11 @@ def check_skew(pool_version, control_plane):
 
 def check_pool_version(pool_version, wanted, control_plane):
     """Refuse a pool version change AKS does not make (downgrades, past the control plane)."""
-    if minor_of(wanted) < minor_of(pool_version) or (wanted != pool_version and minor_of(wanted) == minor_of(pool_version)
-                                                      and wanted not in aks.VERSIONS.values()):
+    unknown_patch = wanted != pool_version and minor_of(wanted) == minor_of(pool_version) and wanted not in aks.VERSIONS.values()
+    if minor_of(wanted) < minor_of(pool_version) or unknown_patch:
+        offered = " ".join(pool_upgrades(pool_version, control_plane))
         raise ArmError(400, "OperationNotAllowed", f"Upgrading Kubernetes version {pool_version} to {wanted} is not allowed. "
-                                                   f"Available upgrades: [{' '.join(pool_upgrades(pool_version, control_plane))}]. {VERSION_DOCS}")
+                       f"Available upgrades: [{offered}]. {VERSION_DOCS}")
     check_skew(wanted, control_plane)
 
 

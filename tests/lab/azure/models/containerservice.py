@@ -120,8 +120,8 @@ def _aad_profile(lab, raw):
                                           "(aadProfile.enableAzureRBAC): its API server authorizes with Kubernetes RBAC only.")
     groups = raw.get("adminGroupObjectIDs") or []
     if not isinstance(groups, list) or not all(isinstance(group, str) and GUID.match(group) for group in groups):
-        raise invalid_parameter("properties.aadProfile.adminGroupObjectIDs", f"adminGroupObjectIDs {groups!r} must be a list of "
-                                                                            "group object ids (GUIDs).")
+        raise invalid_parameter("properties.aadProfile.adminGroupObjectIDs",
+                                f"adminGroupObjectIDs {groups!r} must be a list of group object ids (GUIDs).")
     return {"managed": True, "enableAzureRBAC": False, "adminGroupObjectIDs": groups,
             "adminUsers": None, "tenantID": raw.get("tenantID") or lab.identity.tenant}
 
