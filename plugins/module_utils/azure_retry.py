@@ -6,6 +6,7 @@ A ``RetryPolicy`` built with ``timeout=N`` gives every request the same N second
 is made. ``DeadlineRetryPolicy`` reads what is left of the deadline when each request starts, and ends a retry
 chain at once when the wait Azure asks for (``Retry-After``) or the backoff would reach past the deadline: the
 caller then gets Azure's last answer (ARM code, HTTP status, request id) instead of a bare "Response timeout".
+Throttling (429 with Retry-After) is waited out for as long as the deadline allows, however often it comes.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -21,6 +22,12 @@ except ImportError:  # AzureModule fails with missing_required_lib before it bui
 # azure-core retries a dropped connection only for these methods. ARM's PUT, PATCH and DELETE are idempotent (the
 # same request again converges to the same resource), so a write whose connection was reset is retried too.
 IDEMPOTENT_METHODS = frozenset(["HEAD", "GET", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"])
+
+
+def _throttled(response):
+    """True for ARM's throttling answer: 429 with a Retry-After."""
+    answer = getattr(response, "http_response", None)
+    return answer is not None and answer.status_code == 429 and bool(answer.headers.get("Retry-After"))
 
 
 class DeadlineRetryPolicy(RetryPolicy):
@@ -42,6 +49,11 @@ class DeadlineRetryPolicy(RetryPolicy):
         return retry_after if retry_after else self.get_backoff_time(settings)
 
     def increment(self, settings, response=None, error=None):
+        if not error and _throttled(response):
+            # ARM asks a throttled client to wait Retry-After and try again: the deadline alone bounds that, not the
+            # retry counts, which are for failures (several modules at once share one principal's token bucket).
+            settings["total"] += 1
+            settings["status"] += 1
         if not super(DeadlineRetryPolicy, self).increment(settings, response=response, error=error):
             return False
         return self.next_wait(settings, None if error else response) < self.deadline.remaining()

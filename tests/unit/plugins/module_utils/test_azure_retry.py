@@ -137,6 +137,21 @@ def test_a_short_retry_after_is_honoured():
     assert group.name == "rg" and transport.slept == [3.0] and transport.sent == [0.0, 3.0]
 
 
+def test_throttling_is_waited_out_beyond_the_retry_counts_within_the_deadline():
+    fake = FakeTime()
+    transport = Transport(fake, [throttled(1)] * 15 + [GROUP])
+    group = client_for(transport, Deadline(60, clock=fake.clock)).resource_groups.get("rg")
+    assert group.name == "rg" and len(transport.sent) == 16 and transport.slept == [1.0] * 15
+
+
+def test_throttling_that_outlasts_the_deadline_ends_with_azures_answer():
+    fake = FakeTime()
+    transport = Transport(fake, [throttled(1)])
+    with pytest.raises(azure_core.exceptions.HttpResponseError) as raised:
+        client_for(transport, Deadline(20, clock=fake.clock)).resource_groups.get("rg")
+    assert raised.value.status_code == 429 and fake.now < 20 and len(transport.sent) >= 19
+
+
 def test_a_retry_after_past_the_deadline_ends_the_chain_with_azures_answer():
     fake = FakeTime()
     transport = Transport(fake, [throttled(30)])
