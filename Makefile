@@ -26,7 +26,7 @@ setup:
 # Suites joined with + run at once (each with a lab and a TMPDIR of its own): most of them wait on the lab's modelled
 # timings rather than on the CPU. Groups run one after another.
 test: lab-setup
-	@scripts/run-tests.sh sanity+lint+changelog-lint+units+requirements+build lab+integration+fleet integration-kube+kube-hostile+awx faults+secrets+molecule
+	@scripts/run-tests.sh sanity+lint+changelog-lint+units+requirements+build+floor+oldest-core lab+integration+fleet integration-kube+kube-hostile+awx faults+secrets+molecule
 
 sanity: setup
 	@scripts/run-tests.sh sanity

@@ -55,6 +55,33 @@ suite_units() {
     (cd "$root" && PYTHONPATH="$root/.build" python -m pytest -p no:cacheprovider -q tests/unit)
 }
 
+setup_venv() {
+    # The python of the venv scripts/setup.sh builds (once, cached) for suite $1; its output only when it fails.
+    local out
+    out=$("$root/scripts/setup.sh" "$1" 2>&1) || { printf '%s\n' "$out" >&2; return 1; }
+    echo "$root/.build/venv-$1/bin/python"
+}
+
+suite_floor() {
+    # The unit tests and the emulator's SDK tests (tests/lab/azure/tests) on requirements.txt's floors exactly: each
+    # `name>=X` installed as `name==X`, with the lab's requirements and the pinned pytest and ansible-core.
+    local py rc=0
+    py=$(setup_venv floor) || return 1
+    (cd "$root" && PYTHONPATH="$root/.build" "$py" -m pytest -p no:cacheprovider -q tests/unit) || rc=1
+    (cd "$root" && PYTHONPATH="$root/tests" "$py" -m pytest -p no:cacheprovider -q -rs tests/lab/azure/tests) || rc=1
+    return "$rc"
+}
+
+suite_oldest-core() {
+    # ansible-test sanity and the unit tests on the oldest ansible-core that meta/runtime.yml's requires_ansible claims
+    # (2.17), in a venv with requirements.txt and pytest. Sanity as suite_sanity does it, with that core's ansible-test.
+    local py rc=0
+    py=$(setup_venv oldest-core) || return 1
+    (PATH="$(dirname "$py"):$PATH" suite_sanity) || rc=1
+    (cd "$root" && PYTHONPATH="$root/.build" "$py" -m pytest -p no:cacheprovider -q tests/unit) || rc=1
+    return "$rc"
+}
+
 suite_requirements() {
     # requirements.txt resolves together with kubernetes.core's and azure.azcollection's requirements and the EE's
     # ansible-core for the EE's Python; extensions/ee/execution-environment.yml makes its build context (no image).

@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # One-command, idempotent set-up for developing and testing kubedisk.aks on a fresh machine.
+#   scripts/setup.sh [floor] [oldest-core]
+# also builds the venvs of those test suites (scripts/run-tests.sh floor, oldest-core).
 #
 # Heavy things are cached per machine outside the repository (KUBEDISK_CACHE, default
 # ~/.cache/kubedisk) and keyed by what they were built from, so a clean clone reuses them:
 #   venv/<key>/            Python venv for the pinned requirements (.venv links to it)
+#   venv/floor-<key>/      requirements.txt's floors exactly, each `name>=X` as `name==X` (.build/venv-floor)
+#   venv/oldest-core-<key>/  the oldest ansible-core that meta/runtime.yml claims (.build/venv-oldest-core)
 #   collections/<ver>/     kubernetes.core extracted from the `ansible` wheel (Galaxy is not reachable)
 # In the repository (git-ignored):
 #   .venv                  symlink to the cached venv
@@ -87,9 +91,56 @@ mkdir -p "$tree/kubedisk" "$tree/kubernetes"
 ln -sfn "$root" "$tree/kubedisk/aks"
 ln -sfn "$collections/ansible_collections/kubernetes/core" "$tree/kubernetes/core"
 
+# --- the venvs of the floor and oldest-core suites, when asked for -----------------------------------
+# suite_venv NAME REQUIREMENTS: the venv of NAME for the requirements text given, keyed by the interpreter and that
+# text (created once); .build/venv-NAME links to it.
+suite_venv() {
+    local name=$1 reqs=$2 key venv
+    key=$( { echo "$pyver"; printf '%s\n' "$reqs"; } | sha256sum | cut -c1-16)
+    venv="$cache/venv/$name-$key"
+    if [ ! -x "$venv/bin/python" ] || [ ! -f "$venv/.complete" ]; then
+        log "creating the $name venv in $venv (first run: a few minutes)"
+        rm -rf "$venv"
+        "$python" -m venv "$venv"
+        "$venv/bin/python" -m pip install -q --upgrade pip
+        printf '%s\n' "$reqs" >"$venv/requirements.txt"
+        "$venv/bin/python" -m pip install -q -r "$venv/requirements.txt"
+        touch "$venv/.complete"
+    fi
+    ln -sfn "$venv" ".build/venv-$name"
+}
+# floor: requirements.txt's floors exactly (a requirement without a lone `>=` floor is an error), the lab's
+# requirements, and the pinned pytest and ansible-core of requirements-dev.txt.
+# oldest-core: the newest patch of the ansible-core minor that requires_ansible names, requirements.txt, pytest.
+# ansible-core 2.17's controller runs on Python 3.10 to 3.12, so both use the main venv's Python.
+oldest_core=2.17.14
+pythons=("$py")
+for suite in "$@"; do
+    case $suite in
+        floor)
+            unfloored=$(grep -vE '^[[:space:]]*(#|$)' requirements.txt | grep -vE '^[A-Za-z0-9._-]+>=[^,;[:space:]]+$' || true)
+            [ -z "$unfloored" ] || die "requirements.txt: no lone '>=' floor in: $unfloored"
+            reqs=$(sed -nE 's/^([A-Za-z0-9._-]+)>=([^,;[:space:]]+)$/\1==\2/p' requirements.txt
+                   grep -vE '^[[:space:]]*(#|$)' tests/lab/requirements.txt
+                   grep -E '^(ansible-core|pytest)==' requirements-dev.txt) ;;
+        oldest-core)
+            claimed=$(sed -nE "s/^requires_ansible: *[\"']?>=([0-9]+\.[0-9]+).*/\1/p" meta/runtime.yml)
+            [ "${oldest_core%.*}" = "$claimed" ] \
+                || die "meta/runtime.yml claims ansible-core >=$claimed, but the oldest-core venv is of $oldest_core"
+            reqs=$(echo "ansible-core==$oldest_core"
+                   grep -vE '^[[:space:]]*(#|$)' requirements.txt
+                   grep -E '^pytest==' requirements-dev.txt) ;;
+        *) die "unknown suite venv '$suite' (floor, oldest-core)" ;;
+    esac
+    suite_venv "$suite" "$reqs"
+    pythons+=(".build/venv-$suite/bin/python")
+done
+
 # --- ansible-test offline: the get-pip script it would download --------------------------------
-# ansible-test pins the pip version it bootstraps into its venvs (default_packages in python_requirements.py).
-pip_ver=$("$py" - <<'EOF'
+# ansible-test pins the pip version it bootstraps into its venvs (default_packages in python_requirements.py);
+# each ansible-core set up here gets the stand-in for its version.
+for venv_python in "${pythons[@]}"; do
+    pip_ver=$("$venv_python" - <<'EOF'
 import pathlib
 import re
 
@@ -100,11 +151,13 @@ match = re.search(r"pip=['\"]([0-9.]+)['\"]", src)
 print(match.group(1) if match else "")
 EOF
 )
-if [ -n "$pip_ver" ]; then
+    [ -n "$pip_ver" ] || continue
     getpip="$HOME/.ansible/test/cache/get_pip_${pip_ver//./_}.py"
-    if [ ! -f "$getpip" ]; then
-        mkdir -p "$(dirname "$getpip")"
-        cat >"$getpip" <<'EOF'
+    if [ -f "$getpip" ]; then
+        continue
+    fi
+    mkdir -p "$(dirname "$getpip")"
+    cat >"$getpip" <<'EOF'
 """Offline stand-in for get-pip.py: bootstrap pip with ensurepip, then let it install the rest."""
 import subprocess
 import sys
@@ -113,10 +166,9 @@ subprocess.check_call([sys.executable, "-m", "ensurepip", "--default-pip"])
 args = [a for a in sys.argv[1:] if a not in ("--no-setuptools", "--no-wheel")]
 sys.exit(subprocess.call([sys.executable, "-m", "pip", "install"] + args))
 EOF
-        log "placed $getpip"
-    fi
-fi
+    log "placed $getpip"
+done
 
-log "ready: Python $pyver, $(.venv/bin/ansible --version | head -1), kubernetes.core from ansible $ansible_pkg"
+log "ready: Python $pyver, $(.venv/bin/ansible --version | sed -n 1p), kubernetes.core from ansible $ansible_pkg"
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
 printf 'setup: done in %d.%01d s\n' $((ms / 1000)) $((ms % 1000 / 100))
