@@ -237,6 +237,11 @@ from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_client import AZU
 from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_drain_plan import read_cluster
 from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_volumes import CSI_DRIVER
 
+try:
+    from azure.mgmt.containerservice.models import AgentPoolUpgradeSettings
+except ImportError:
+    AgentPoolUpgradeSettings = None  # the client's import reports the missing library
+
 SETTINGS_SPEC = {
     "max_surge": {"type": "str"},
     "drain_timeout_in_minutes": {"type": "int"},
@@ -439,16 +444,31 @@ def versions(control, pools, steps=()):
     return found
 
 
+def unsendable_settings(names):
+    """The upgrade settings among ``names`` the installed azure-mgmt-containerservice has no field for in its API version:
+    its models would drop them from the request unsent (undrainableNodeBehavior is in API 2025-03-01, SDK 36.0.0, on)."""
+    if AgentPoolUpgradeSettings is None:
+        return []
+    model = AgentPoolUpgradeSettings()
+    return sorted(name for name in names if not hasattr(model, name))
+
+
 def main():
     module = AzureModule(ARGUMENT_SPEC, default_timeout=3600)
     params = module.params
     if params["control_plane_only"] and (params["node_pools"] is not None or not params["kubernetes_version"]):
         module.fail_json(msg="control_plane_only needs kubernetes_version and no node_pools")
+    asked = set()
     for settings in [params["upgrade_settings"]] + [p["upgrade_settings"] for p in params["node_pools"] or []]:
         try:
             Upgrade.check_surge(dict((SETTINGS_KEYS[k], v) for k, v in (settings or {}).items() if v is not None))
         except Refused as exc:
             module.fail_json(msg=str(exc))
+        asked.update(k for k, v in (settings or {}).items() if v is not None)
+    unsendable = unsendable_settings(asked)
+    if unsendable:
+        module.fail_json(msg="upgrade_settings %s: the installed azure-mgmt-containerservice's API version has no such field and "
+                             "would drop it unsent; it needs azure-mgmt-containerservice 36.0.0 or later" % ", ".join(unsendable))
     upgrade = Upgrade(module)
     cluster, pools = upgrade.read()
     props = cluster.get("properties") or {}

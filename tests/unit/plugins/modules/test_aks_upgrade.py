@@ -137,3 +137,22 @@ def test_node_image_alone(run_module, clients, auth, aks, kube, poller):
 def test_refusals_before_any_write(run_module, clients, auth, aks, kube, args, words):
     result = run_module(aks_upgrade.main, dict(auth, name="c1", resource_group="rg", **args))
     assert result["failed"] and words in result["msg"] and clients.writes() == []
+
+
+class SettingsOfApi20240801:
+    """The upgrade settings model of azure-mgmt-containerservice 32.1.0 (API 2024-08-01): no undrainable_node_behavior."""
+
+    def __init__(self):
+        self.max_surge = self.drain_timeout_in_minutes = self.node_soak_duration_in_minutes = None
+
+
+def test_a_setting_the_sdk_would_drop_is_refused_before_any_write(run_module, clients, auth, aks, kube, monkeypatch):
+    monkeypatch.setattr(aks_upgrade, "AgentPoolUpgradeSettings", SettingsOfApi20240801)
+    args = dict(auth, name="c1", resource_group="rg", kubernetes_version="1.34",
+                node_pools=[{"name": "data", "upgrade_settings": {"max_surge": "3", "undrainable_node_behavior": "Cordon"}}])
+    result = run_module(aks_upgrade.main, args)
+    assert result["failed"] and clients.writes() == []
+    assert result["msg"].startswith("upgrade_settings undrainable_node_behavior: ") and "36.0.0 or later" in result["msg"]
+    # with a model that has the field (SDK 36.0.0 and later) the setting is not refused
+    monkeypatch.setattr(aks_upgrade, "AgentPoolUpgradeSettings", type("Settings", (), {"undrainable_node_behavior": None}))
+    assert "undrainable_node_behavior" not in (run_module(aks_upgrade.main, args).get("msg") or "")
