@@ -109,7 +109,10 @@ options:
         description: How long AKS waits after reimaging a node before the next one.
         type: int
       undrainable_node_behavior:
-        description: V(Cordon) leaves a node AKS cannot drain cordoned and goes on; V(Schedule) fails the upgrade.
+        description:
+          - V(Cordon) leaves a node AKS cannot drain cordoned and goes on; V(Schedule) fails the upgrade.
+          - Needs azure-mgmt-containerservice 36.0.0 or later (API version 2025-03-01); with an older one the module
+            fails before any write.
         type: str
         choices: [Schedule, Cordon]
   zonal_preflight:
