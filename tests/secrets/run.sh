@@ -4,8 +4,8 @@
 # module options and, after provision.yml, the kubeconfig given inline as a dict. Then scan.py looks for the client
 # secret and the kubeconfig's credentials in the output, the registered results (callback_plugins/result_dump.py),
 # the Ansible log, the syslog lines the modules send (syslog_capture.py on /dev/log when no syslog daemon holds it)
-# and the files the run left (its Ansible temp folders, set inside the run's folder, and ~/.ansible/tmp; the run's
-# folder; the lab folder outside the lab's own state). Exits 1 when a playbook fails or anything leaked.
+# and the files the run left (its Ansible temp folders and its HOME, both inside the run's folder, so other runs on the
+# machine neither add to nor hide what it left; the run's folder; the lab folder outside the lab's own state). Exits 1 when a playbook fails or anything leaked.
 # SECRETS_KEEP=1 keeps the run's folder. Expects scripts/setup.sh and the lab's binaries (the Makefile's lab-setup).
 set -uo pipefail
 
@@ -17,7 +17,7 @@ work=$(mktemp -d)
 export LAB_DIR="$work/lab"
 inputs="$work/inputs"  # what the suite gives the playbooks: the lab's variables, the kubeconfig, its inline copy
 out="$work/out"        # what the suite captures: output, results, the Ansible log, syslog
-mkdir -m 0700 "$inputs" "$out" "$work/ansible-local" "$work/ansible-remote"
+mkdir -m 0700 "$inputs" "$out" "$work/ansible-local" "$work/ansible-remote" "$work/home"
 syslog_pid=
 began=$SECONDS
 
@@ -54,7 +54,7 @@ played=()
 play() {
     local name=$1 started=$SECONDS
     shift
-    (cd "$root" && env "${drop[@]}" ANSIBLE_INJECT_INVOCATION=true ANSIBLE_LOG_PATH="$out/ansible.log" \
+    (cd "$root" && env "${drop[@]}" HOME="$work/home" ANSIBLE_INJECT_INVOCATION=true ANSIBLE_LOG_PATH="$out/ansible.log" \
         ANSIBLE_LOCAL_TEMP="$work/ansible-local" ANSIBLE_REMOTE_TEMP="$work/ansible-remote" \
         ANSIBLE_CALLBACK_PLUGINS="$here/callback_plugins" ANSIBLE_CALLBACKS_ENABLED=result_dump \
         SECRETS_RESULTS_FILE="$out/results.jsonl" \
@@ -112,7 +112,7 @@ echo "secrets: ${#played[@]} playbooks run (${played[*]}) in $((SECONDS - began)
 python "$here/scan.py" "$inputs/lab-vars.json" "$inputs/provision.kubeconfig" \
     "stdout=$(ls "$out"/*.stdout | paste -sd,)" "stderr=$(ls "$out"/*.stderr | paste -sd,)" \
     "registered results=$out/results.jsonl" "ansible log=$out/ansible.log" ${syslog_place:+"$syslog_place"} \
-    "ansible temp folders=$work/ansible-local,$work/ansible-remote" "~/.ansible/tmp=$HOME/.ansible/tmp" \
+    "ansible temp folders=$work/ansible-local,$work/ansible-remote" "the run's HOME=$work/home" \
     "lab folder, files the run added=$(paste -sd, "$work/lab-files-added")" \
     "the run's folder, inputs aside=$(find "$work" -maxdepth 1 -type f | paste -sd,)"
 rc=$?
