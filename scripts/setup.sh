@@ -44,16 +44,21 @@ python=${KUBEDISK_PYTHON:-$(find_python)} || die "Python 3.12 or 3.11 is require
 pyver=$("$python" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')
 
 # --- venv keyed by interpreter and every requirements file -------------------------------------
-key=$( { echo "$pyver"; cat requirements.txt requirements-dev.txt tests/lab/requirements.txt; } | sha256sum | cut -c1-16)
-venv="$cache/venv/py$pyver-$key"
-if [ ! -x "$venv/bin/ansible-test" ] || [ ! -f "$venv/.complete" ]; then
-    log "creating venv for Python $pyver in $venv (first run: a few minutes)"
+# cached_venv VENV REQUIREMENTS_FILE: VENV, made once with pip install -r REQUIREMENTS_FILE (one left half-made, without
+# its .complete mark, is made again).
+cached_venv() {
+    local venv=$1 reqs=$2
+    [ -x "$venv/bin/python" ] && [ -f "$venv/.complete" ] && return 0
+    log "creating $venv for Python $pyver (first run: a few minutes)"
     rm -rf "$venv"
     "$python" -m venv "$venv"
     "$venv/bin/python" -m pip install -q --upgrade pip
-    "$venv/bin/python" -m pip install -q -r requirements-dev.txt
+    "$venv/bin/python" -m pip install -q -r "$reqs"
     touch "$venv/.complete"
-fi
+}
+key=$( { echo "$pyver"; cat requirements.txt requirements-dev.txt tests/lab/requirements.txt; } | sha256sum | cut -c1-16)
+venv="$cache/venv/py$pyver-$key"
+cached_venv "$venv" requirements-dev.txt
 if [ "$(readlink .venv 2>/dev/null)" != "$venv" ]; then
     rm -rf .venv
     ln -s "$venv" .venv
@@ -95,18 +100,13 @@ ln -sfn "$collections/ansible_collections/kubernetes/core" "$tree/kubernetes/cor
 # suite_venv NAME REQUIREMENTS: the venv of NAME for the requirements text given, keyed by the interpreter and that
 # text (created once); .build/venv-NAME links to it.
 suite_venv() {
-    local name=$1 reqs=$2 key venv
+    local name=$1 reqs=$2 key venv list
     key=$( { echo "$pyver"; printf '%s\n' "$reqs"; } | sha256sum | cut -c1-16)
     venv="$cache/venv/$name-$key"
-    if [ ! -x "$venv/bin/python" ] || [ ! -f "$venv/.complete" ]; then
-        log "creating the $name venv in $venv (first run: a few minutes)"
-        rm -rf "$venv"
-        "$python" -m venv "$venv"
-        "$venv/bin/python" -m pip install -q --upgrade pip
-        printf '%s\n' "$reqs" >"$venv/requirements.txt"
-        "$venv/bin/python" -m pip install -q -r "$venv/requirements.txt"
-        touch "$venv/.complete"
-    fi
+    list=$(mktemp)
+    printf '%s\n' "$reqs" >"$list"
+    cached_venv "$venv" "$list"
+    rm -f "$list"
     ln -sfn "$venv" ".build/venv-$name"
 }
 # floor: requirements.txt's floors exactly (a requirement without a lone `>=` floor is an error), the lab's
