@@ -18,7 +18,7 @@ export ANSIBLE_CONFIG := $(ROOT)/ansible.cfg
 help:
 	@echo "make demo    the whole story against the offline lab (sets itself up)"
 	@echo "make test    every test: sanity, lint, unit, integration, Molecule (sets itself up)"
-	@echo "make setup | sanity | lint | units | lab-tests | integration | molecule | faults | fleet-report | build | lab-up | lab-down [KEEP=1] | lab-cat PVC=ns/name | bench"
+	@echo "make setup | sanity | lint | units | lab-tests | integration | molecule | faults | fleet-report | build | lab-up | lab-down [KEEP=1] | lab-cat PVC=ns/name | bench [ONLY=figure,...]"
 
 setup:
 	@scripts/setup.sh
@@ -74,9 +74,9 @@ lab-tests: lab-setup
 integration: lab-setup
 	@scripts/run-tests.sh integration integration-kube
 
-bench: setup
-	@mkdir -p bench/results
-	@PYTHONPATH=tests $(PY) bench/arm_emulator.py
+# Every figure (ours, a peer and a floor measured in the same run) and one table; ONLY=drain,resize_recovery runs some.
+bench: lab-setup
+	@PYTHONPATH=tests $(PY) bench/run.py $(if $(ONLY),--only $(ONLY))
 
 # The whole story (tests/demo/demo.yml: the collection's playbooks in order, with the lab-only plays between them)
 # against a lab of its own (DEMO_LAB_DIR, default .lab/demo), stopped at the end.
