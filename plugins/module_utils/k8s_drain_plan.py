@@ -238,15 +238,92 @@ def build_plan(cluster, draining, evicted, pvcs, pvs):
     return plan
 
 
-def read_cluster(kube, drained, check_pdb=True):
+def drain_refusal(entry, force, delete_emptydir_data):
+    """Why the drain itself would refuse or lose the pod of a plan entry without being told to (None when it would not)."""
+    reasons = []
+    if not entry["managed"] and not force:
+        reasons.append("no controller manages it, so the drain would delete it for good; the drain refuses it unless "
+                       "force: true (or delete it yourself, or run it under a controller)")
+    if entry["emptydir"] and not delete_emptydir_data:
+        reasons.append("its emptyDir volume%s %s would lose %s data; the drain refuses it unless delete_emptydir_data: true"
+                       % ("s" if len(entry["emptydir"]) > 1 else "", ", ".join(entry["emptydir"]), "their" if len(entry["emptydir"]) > 1 else "its"))
+    return "; ".join(reasons) or None
+
+
+def refuse_unasked(plan, force, delete_emptydir_data):
+    """Mark the plan entries the drain would refuse or lose without ``force`` / ``delete_emptydir_data`` as not ok."""
+    for entry in plan:
+        refusal = drain_refusal(entry, force, delete_emptydir_data)
+        if refusal:
+            entry["ok"] = False
+            entry["reason"] = "; ".join(r for r in (entry["reason"], refusal) if r)
+
+
+def unsafe_message(names, stranded, blocks):
+    """The refusal of a drain of ``names``: each stranded plan entry with its zone and reason, each blocking budget."""
+    problems = ["pod %s in zone %s would be stranded: %s" % (e["pod"], "/".join(e["zones"]), e["reason"]) if e["zones"]
+                else "pod %s cannot be drained: %s" % (e["pod"], e["reason"]) for e in stranded]
+    problems += ["PodDisruptionBudget %s allows no disruption now (pods %s): wait until its pods are Ready or relax it"
+                 % (b["pdb"], ", ".join(b["pods"])) for b in blocks]
+    return "draining %s is not safe: %s. Uncordon or add a node in that zone, or drain another node first" % (
+        ", ".join(names), "; ".join(problems))
+
+
+def apply_plan(cluster, evicted):
+    """Make a drain's plan the simulated cluster: the evicted pods leave their nodes (with their requests and disk
+    attachments) and the pods it placed run on their targets, so that the next drain is planned on what this one leaves.
+    Pods without zonal volumes are not placed by the plan and leave the simulation."""
+    gone = set(id(p) for p in evicted)
+    for pod in evicted:
+        node_name = pod["spec"]["nodeName"]
+        _count(cluster, node_name, pod, -1)
+    placed = [p for p, dummy in cluster.placed]
+    for pod in placed:
+        _count(cluster, pod["spec"]["nodeName"], pod, 1)
+    cluster.pods = [p for p in cluster.pods if id(p) not in gone] + placed
+    cluster.placed = []
+
+
+def _count(cluster, node_name, pod, sign):
+    use = cluster.used.get(node_name)
+    if use is not None:
+        req = pod_requests(pod)
+        use["cpu"] += sign * req["cpu"]
+        use["memory"] += sign * req["memory"]
+        use["pods"] += sign
+    if node_name in cluster.attached:
+        cluster.attached[node_name] = max(0, cluster.attached[node_name] + sign * len(pod_pvc_names(pod)))
+
+
+def plan_in_order(cluster, batches, pvcs, pvs, later_cordoned, back_after_batch):
+    """Plans of drains made one batch of nodes after the other, each on the cluster the earlier ones leave.
+
+    A batch evicts the pods its nodes run by then, pods an earlier batch placed there too. ``later_cordoned``: the nodes
+    of later batches take no pod (cordoned up front); ``back_after_batch``: a drained node takes pods again once its
+    batch is done (uncordoned after each). Returns ``[(batch, evicted pods, plan)]``.
+    """
+    plans, done = [], []
+    for index, batch in enumerate(batches):
+        later = [n for b in batches[index + 1:] for n in b] if later_cordoned else []
+        unavailable = list(batch) + later + ([] if back_after_batch else done)
+        evicted = [p for p in cluster.pods if p["spec"]["nodeName"] in batch and evicted_by_drain(p)]
+        plan = build_plan(cluster, unavailable, evicted, pvcs, pvs)
+        apply_plan(cluster, evicted)
+        plans.append((batch, evicted, plan))
+        done.extend(batch)
+    return plans
+
+
+def read_cluster(kube, drained, check_pdb=True, pods=None):
     """What ``Cluster`` and ``build_plan`` need, read through ``kube`` (a ``Kube``); raises ``K8sError``.
 
     ``drained(node)`` says whether a node is drained: the pods a drain evicts from those nodes are ``evicted``, and the
-    claims and PodDisruptionBudgets of their namespaces are read (budgets only with ``check_pdb``).
+    claims and PodDisruptionBudgets of their namespaces are read (budgets only with ``check_pdb``). ``pods``: the pods
+    when the caller has listed them already.
     """
     nodes = kube.list("Node")
     names = set(n["metadata"]["name"] for n in nodes if drained(n))
-    pods = kube.list("Pod")
+    pods = kube.list("Pod") if pods is None else pods
     evicted = [pod for pod in pods if (pod.get("spec") or {}).get("nodeName") in names and evicted_by_drain(pod)]
     namespaces = sorted(set(pod["metadata"]["namespace"] for pod in evicted))
     pvcs = {}

@@ -162,7 +162,9 @@ nodes:
 import traceback
 
 from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_client import K8S_AUTH_SPEC, K8sError, KubeconfigModule, kube_client
-from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_drain_plan import Cluster, build_plan, pdb_blocks, read_cluster
+from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_drain_plan import (
+    Cluster, build_plan, pdb_blocks, read_cluster, refuse_unasked, unsafe_message,
+)
 from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_scheduling import node_zone
 from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_volumes import CSI_DRIVER
 
@@ -175,18 +177,6 @@ ARGUMENT_SPEC = {
     "csi_driver": {"type": "str", "default": CSI_DRIVER},
 }
 ARGUMENT_SPEC.update(K8S_AUTH_SPEC)
-
-
-def drain_refusal(entry, force, delete_emptydir_data):
-    """Why the drain itself would refuse or lose the pod of a plan entry without being told to (None when it would not)."""
-    reasons = []
-    if not entry["managed"] and not force:
-        reasons.append("no controller manages it, so the drain would delete it for good; the drain refuses it unless "
-                       "force: true (or delete it yourself, or run it under a controller)")
-    if entry["emptydir"] and not delete_emptydir_data:
-        reasons.append("its emptyDir volume%s %s would lose %s data; the drain refuses it unless delete_emptydir_data: true"
-                       % ("s" if len(entry["emptydir"]) > 1 else "", ", ".join(entry["emptydir"]), "their" if len(entry["emptydir"]) > 1 else "its"))
-    return "; ".join(reasons) or None
 
 
 def main():
@@ -211,11 +201,7 @@ def main():
     evicted = state["evicted"]
     cluster = Cluster(state["nodes"], state["pods"], state["csinodes"], state["attachments"], p["csi_driver"])
     plan = build_plan(cluster, names, evicted, state["pvcs"], state["pvs"])
-    for entry in plan:
-        refusal = drain_refusal(entry, p["force"], p["delete_emptydir_data"])
-        if refusal:
-            entry["ok"] = False
-            entry["reason"] = "; ".join(r for r in (entry["reason"], refusal) if r)
+    refuse_unasked(plan, p["force"], p["delete_emptydir_data"])
     lost = [{"pod": e["pod"], "volumes": e["emptydir"]} for e in plan if e["emptydir"] and p["delete_emptydir_data"]]
     deleted = [e["pod"] for e in plan if not e["managed"] and p["force"]]
     if lost:
@@ -231,12 +217,7 @@ def main():
               "emptydir_data_lost": lost, "deleted_for_good": deleted,
               "nodes": dict((n, {"zone": node_zone(known[n])}) for n in names)}
     if not result["safe"] and p["fail_on_stranded"]:
-        problems = ["pod %s in zone %s would be stranded: %s" % (e["pod"], "/".join(e["zones"]), e["reason"]) if e["zones"]
-                    else "pod %s cannot be drained: %s" % (e["pod"], e["reason"]) for e in stranded]
-        problems += ["PodDisruptionBudget %s allows no disruption now (pods %s): wait until its pods are Ready or relax it"
-                     % (b["pdb"], ", ".join(b["pods"])) for b in blocks]
-        module.fail_json(msg="draining %s is not safe: %s. Uncordon or add a node in that zone, or drain another node first"
-                             % (", ".join(names), "; ".join(problems)), **result)
+        module.fail_json(msg=unsafe_message(names, stranded, blocks), **result)
     module.exit_json(**result)
 
 
