@@ -28,13 +28,10 @@ except ImportError:  # kube_client() fails first, naming what to install
 
 from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
 
-try:
-    from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
-    HAS_K8S_CORE = True
-    K8S_CORE_IMPORT_ERROR = None
-except ImportError:
-    HAS_K8S_CORE = False
-    K8S_CORE_IMPORT_ERROR = traceback.format_exc()
+# kubernetes.core's API client factory, imported by ``kube_client`` on first use: the kubernetes package behind it
+# takes about half a second to import, which every Azure module (built on ``KubeconfigModule``) would pay on every run
+# without ever reaching Kubernetes.
+get_api_client = None  # pylint: disable=invalid-name
 
 # kubernetes.core's connection options (its argument spec; the values fall back to K8S_AUTH_* when unset).
 K8S_AUTH_SPEC = copy.deepcopy(AUTH_ARG_SPEC)
@@ -116,9 +113,15 @@ def kube_client(module, deadline=None):
 
     With ``deadline`` (a ``Deadline``) the reads ride out an API server that does not answer for a while.
     """
-    if not HAS_K8S_CORE:
-        module.fail_json(msg="the kubernetes.core collection (and the kubernetes Python package) is needed to reach "
-                             "Kubernetes: install kubernetes.core", exception=K8S_CORE_IMPORT_ERROR)
+    global get_api_client  # pylint: disable=global-statement,invalid-name
+    if get_api_client is None:
+        try:
+            from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client as imported
+        except ImportError:
+            module.fail_json(msg="the kubernetes.core collection (and the kubernetes Python package) is needed to reach "
+                                 "Kubernetes: install kubernetes.core", exception=traceback.format_exc())
+        else:
+            get_api_client = imported
     azure_owned = AZURE_OWNED_NAMES if "auth_source" in module.params and "kubernetes" not in module.params else ()
     options = dict((k, v) for k, v in connection_params(module.params).items() if v is not None and k not in azure_owned)
     try:

@@ -226,7 +226,6 @@ def bound_pvc(driver="disk.csi.azure.com", phase="Bound"):
 def test_pvc_source_reads_the_volume_handle(run_module, compute, auth, monkeypatch):
     k8s = K8s(bound_pvc())
     seen = {}
-    monkeypatch.setattr(k8s_client, "HAS_K8S_CORE", True)
     monkeypatch.setattr(k8s_client, "get_api_client", lambda **kw: seen.update(kw) or k8s, raising=False)
     result = run_module(disk_snapshot.main, dict(auth, name="s1", resource_group=SNAP_RG, source_pvc={"namespace": "db", "name": "data-0"},
                                                  kubernetes={"kubeconfig": "/k", "context": "lab"}))
@@ -240,7 +239,6 @@ def test_pvc_source_reads_the_volume_handle(run_module, compute, auth, monkeypat
     (bound_pvc(driver="file.csi.azure.com"), "is not an Azure Disk CSI volume"),
 ])
 def test_pvc_source_errors(run_module, compute, clients, auth, monkeypatch, objects, words):
-    monkeypatch.setattr(k8s_client, "HAS_K8S_CORE", True)
     monkeypatch.setattr(k8s_client, "get_api_client", lambda **kw: K8s(objects), raising=False)
     result = run_module(disk_snapshot.main, dict(auth, name="s1", resource_group=SNAP_RG, source_pvc={"namespace": "db", "name": "data-0"}))
     assert result["failed"] and words in result["msg"] and clients.writes() == []
@@ -334,7 +332,6 @@ def test_restore_existing_disk_guards(run_module, restore, clients, auth):
 
 def test_restore_pv_and_pvc_through_kubernetes_core(run_module, restore, auth, monkeypatch):
     k8s = K8s({})
-    monkeypatch.setattr(k8s_client, "HAS_K8S_CORE", True)
     monkeypatch.setattr(k8s_client, "get_api_client", lambda **kw: k8s, raising=False)
     result = run_module(disk_restore.main, restore_args(auth, pv={"name": "pv-r1", "storage_class": "managed-csi-premium"},
                                                         pvc={"name": "data-r1", "namespace": "db"}))
@@ -348,7 +345,6 @@ def test_restore_pv_and_pvc_through_kubernetes_core(run_module, restore, auth, m
 
 def test_restore_pv_of_another_disk_is_refused(run_module, restore, auth, monkeypatch):
     k8s = K8s({("PersistentVolume", None, "pv-r1"): {"spec": {"csi": {"volumeHandle": "/other"}}}})
-    monkeypatch.setattr(k8s_client, "HAS_K8S_CORE", True)
     monkeypatch.setattr(k8s_client, "get_api_client", lambda **kw: k8s, raising=False)
     result = run_module(disk_restore.main, restore_args(auth, pv={"name": "pv-r1"}))
     assert result["failed"] and "points at /other" in result["msg"] and "Nothing was created" in result["msg"]
@@ -359,7 +355,6 @@ def test_restore_with_kubernetes_unreachable_creates_no_disk(run_module, restore
     class Unreachable(K8s):
         def get(self, resource, name=None, namespace=None):
             raise Exception("connection refused")
-    monkeypatch.setattr(k8s_client, "HAS_K8S_CORE", True)
     monkeypatch.setattr(k8s_client, "get_api_client", lambda **kw: Unreachable({}), raising=False)
     result = run_module(disk_restore.main, restore_args(auth, pv={"name": "pv-r1"}))
     assert result["failed"] and "cannot reach Kubernetes" in result["msg"] and "Nothing was created" in result["msg"]
