@@ -6,11 +6,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-try:
-    from kubernetes.utils import parse_quantity as parse_decimal_quantity
-except ImportError:  # kube_client() fails first, naming what to install
-    parse_decimal_quantity = None
-
 GIB = 1 << 30
 
 
@@ -21,6 +16,10 @@ def parse_quantity(value):
     """
     if value is None:
         return None
+    # Imported on first use: the kubernetes package takes half a second to import, which disk_snapshot and disk_restore
+    # (through k8s_volumes) would pay on every run, with a Kubernetes source or not. A module that parses quantities
+    # has connected through kube_client() first, which names what to install when it is missing.
+    from kubernetes.utils import parse_quantity as parse_decimal_quantity  # pylint: disable=import-outside-toplevel
     try:
         amount = parse_decimal_quantity(value)
     except (ValueError, ArithmeticError):
