@@ -3,8 +3,15 @@
 """Azure authentication shared by every kubedisk.aks Azure module.
 
 One argument spec (``AUTH_ARG_SPEC``, documented by the ``kubedisk.aks.azure`` doc fragment), the
-cloud endpoints (named clouds or an ARM URL discovered from its metadata endpoint) and the
-construction of an azure-identity credential for each ``auth_source``.
+cloud endpoints (named clouds or an ARM URL discovered from its metadata endpoint, the document kept
+on disk for a day between module runs) and the construction of an azure-identity credential for each
+``auth_source``.
+
+Tokens are not kept between module runs: azure-identity's persistent token cache
+(``TokenCachePersistenceOptions``) encrypts only with a keyring (libsecret on Linux), which controllers,
+execution environments and AWX jobs seldom have; without one it needs ``allow_unencrypted_storage``,
+a bearer token for the whole subscription in a plain file. Each run asks the token endpoint afresh
+(Entra ID, not ARM: it costs no ARM read).
 
 Nothing here imports an Azure SDK at module level: the credential classes are imported when a
 credential is built, so the sanity import test and a controller without the SDK still load it.
@@ -14,8 +21,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import hashlib
 import json
 import os
+import tempfile
+import time
 
 from ansible.module_utils.basic import env_fallback
 from ansible.module_utils.urls import open_url
@@ -53,6 +63,9 @@ AUTH_ARG_SPEC = {
 }
 
 METADATA_API_VERSION = "2022-09-01"
+# How long a discovered ARM metadata document is used before it is fetched again (clouds change their endpoints
+# rarely, and with notice).
+METADATA_CACHE_SECONDS = 24 * 3600
 
 # Public, sovereign clouds: resource manager, authority, token audience.
 KNOWN_CLOUDS = {
@@ -135,9 +148,78 @@ def cloud_from_metadata(cloud, url):
     }
 
 
+def metadata_cache_dir():
+    """Folder of the cached ARM metadata documents: ``$XDG_CACHE_HOME/kubedisk/aks-cloud-metadata`` (default
+    ``~/.cache``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "kubedisk", "aks-cloud-metadata")
+
+
+def _metadata_cache_path(endpoint, params):
+    """The cache file of ``endpoint`` as reached with ``params``' TLS settings, or None when nothing may be cached.
+
+    The key is the URL and the content of the CA bundle in use: a private ARM (Azure Stack, a test lab) on a reused
+    host and port behind another CA is another cloud. Documents read without certificate validation are never kept.
+    """
+    verify = tls_verify(params)
+    if verify is False:
+        return None
+    key = hashlib.sha256(endpoint.encode("utf-8"))
+    if isinstance(verify, str):
+        try:
+            with open(verify, "rb") as bundle:
+                key.update(b"\0" + hashlib.sha256(bundle.read()).hexdigest().encode("ascii"))
+        except OSError:
+            return None
+    return os.path.join(metadata_cache_dir(), key.hexdigest() + ".json")
+
+
+def _read_cached_metadata(path, endpoint, url):
+    """The cloud of a fresh, private, well-formed cache file of ``endpoint``; None otherwise (fetch again)."""
+    try:
+        with open(path, "rb") as cached:
+            info = os.fstat(cached.fileno())
+            if info.st_uid != os.getuid() or info.st_mode & 0o077:
+                return None
+            entry = json.loads(cached.read())
+        age = time.time() - float(entry["fetched"])
+        if entry["endpoint"] != endpoint or not 0 <= age < METADATA_CACHE_SECONDS:
+            return None
+        return cloud_from_metadata(select_cloud(entry["document"], url), url)
+    except (OSError, ValueError, TypeError, KeyError, AttributeError, AzureAuthError):
+        return None
+
+
+def _write_cached_metadata(path, endpoint, document):
+    """Keep ``document`` in a file of mode 0600 in a folder of mode 0700, replaced atomically; best effort."""
+    folder = os.path.dirname(path)
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        os.chmod(folder, 0o700)
+        handle, temporary = tempfile.mkstemp(dir=folder, prefix=".metadata-", suffix=".tmp")
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as out:
+                json.dump({"endpoint": endpoint, "fetched": time.time(), "document": document}, out)
+            os.replace(temporary, path)
+        except BaseException:
+            os.unlink(temporary)
+            raise
+    except OSError:
+        pass  # a read-only or full home only costs the next run one fetch
+
+
 def discover_cloud(url, params, opener=open_url):
-    """Endpoints of the cloud whose resource manager is ``url`` (``GET {url}/metadata/endpoints``)."""
+    """Endpoints of the cloud whose resource manager is ``url`` (``GET {url}/metadata/endpoints``).
+
+    A document fetched within METADATA_CACHE_SECONDS for the same URL and CA bundle is read from the cache folder
+    instead; one that cannot be read, has expired or lacks the fields used is fetched again. Failures are not kept.
+    """
     endpoint = "%s/metadata/endpoints?api-version=%s" % (url.rstrip("/"), METADATA_API_VERSION)
+    cache_path = _metadata_cache_path(endpoint, params)
+    if cache_path:
+        cloud = _read_cached_metadata(cache_path, endpoint, url)
+        if cloud:
+            return cloud
     verify = tls_verify(params)
     try:
         response = opener(endpoint, method="GET", timeout=30, validate_certs=bool(verify),
@@ -149,7 +231,10 @@ def discover_cloud(url, params, opener=open_url):
     except Exception as exc:  # urllib errors, TLS errors, timeouts: all say the same thing to the user
         raise AzureAuthError("cannot read the ARM metadata at %s (%s); check cloud_environment, ca_bundle and "
                              "validate_certs" % (endpoint, exc))
-    return cloud_from_metadata(select_cloud(document, url), url)
+    cloud = cloud_from_metadata(select_cloud(document, url), url)
+    if cache_path:
+        _write_cached_metadata(cache_path, endpoint, document)
+    return cloud
 
 
 def resolve_cloud(params, opener=open_url):

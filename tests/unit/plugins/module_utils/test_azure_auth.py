@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import stat
+import time
 
 import pytest
 
@@ -167,3 +170,120 @@ def test_real_sdk_accepts_our_keyword_arguments():
     for params in ({"auth_source": "credential", "client_id": "c", "tenant": "t", "secret": "s"}, {"auth_source": "auto"},
                    {"auth_source": "msi", "client_id": "c"}, {"auth_source": "cli", "tenant": "t"}):
         assert azure_auth.build_credential(dict(params, validate_certs=True), cloud) is not None
+
+
+@pytest.fixture(autouse=True)
+def cache_home(tmp_path, monkeypatch):
+    """Every test gets an empty cache folder of its own (the metadata cache lives under $XDG_CACHE_HOME)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def lab_params(tmp_path, ca_text="lab CA 1"):
+    ca = tmp_path / "ca.pem"
+    ca.write_text(ca_text)
+    return {"cloud_environment": "https://127.0.0.1:8443", "ca_bundle": str(ca), "validate_certs": True}
+
+
+def cache_files():
+    folder = azure_auth.metadata_cache_dir()
+    return [os.path.join(folder, name) for name in sorted(os.listdir(folder))] if os.path.isdir(folder) else []
+
+
+def test_metadata_is_fetched_once_per_url_and_ca(tmp_path):
+    seen = []
+    params = lab_params(tmp_path)
+    first = azure_auth.resolve_cloud(params, opener=opener_for(STACK, seen))
+    second = azure_auth.resolve_cloud(params, opener=opener_for(STACK, seen))
+    assert len(seen) == 1 and first == second
+    assert first["authority_host"] == "https://127.0.0.1:8443"
+
+
+def test_metadata_cache_is_private(tmp_path):
+    azure_auth.resolve_cloud(lab_params(tmp_path), opener=opener_for(STACK))
+    (path,) = cache_files()
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(os.path.dirname(path)).st_mode) == 0o700
+
+
+def test_another_ca_on_the_same_url_is_another_cloud(tmp_path):
+    seen = []
+    azure_auth.resolve_cloud(lab_params(tmp_path, "lab CA 1"), opener=opener_for(STACK, seen))
+    other = dict(STACK, authentication=dict(STACK["authentication"], loginEndpoint="https://127.0.0.1:9443/"))
+    cloud = azure_auth.resolve_cloud(lab_params(tmp_path, "lab CA 2"), opener=opener_for(other, seen))
+    assert len(seen) == 2 and cloud["authority_host"] == "https://127.0.0.1:9443"
+    assert len(cache_files()) == 2
+
+
+def test_expired_metadata_is_fetched_again(tmp_path, monkeypatch):
+    seen = []
+    params = lab_params(tmp_path)
+    azure_auth.resolve_cloud(params, opener=opener_for(STACK, seen))
+    later = time.time() + azure_auth.METADATA_CACHE_SECONDS + 1
+    monkeypatch.setattr(azure_auth.time, "time", lambda: later)
+    azure_auth.resolve_cloud(params, opener=opener_for(STACK, seen))
+    assert len(seen) == 2
+
+
+@pytest.mark.parametrize("content", [
+    b"{not json",
+    json.dumps({"endpoint": "https://127.0.0.1:8443/metadata/endpoints?api-version=2022-09-01", "fetched": 0}).encode(),
+    b"[]",
+])
+def test_corrupt_or_incomplete_cache_is_fetched_again_and_replaced(tmp_path, monkeypatch, content):
+    seen = []
+    params = lab_params(tmp_path)
+    azure_auth.resolve_cloud(params, opener=opener_for(STACK, seen))
+    (path,) = cache_files()
+    with open(path, "wb") as out:
+        out.write(content)
+    azure_auth.resolve_cloud(params, opener=opener_for(STACK, seen))
+    azure_auth.resolve_cloud(params, opener=opener_for(STACK, seen))
+    assert len(seen) == 2
+
+
+def test_cached_document_without_the_fields_used_is_fetched_again(tmp_path):
+    seen = []
+    params = lab_params(tmp_path)
+    azure_auth.resolve_cloud(params, opener=opener_for(STACK, seen))
+    (path,) = cache_files()
+    with open(path, encoding="utf-8") as cached:
+        entry = json.load(cached)
+    entry["document"] = dict(STACK, authentication={})
+    with open(path, "w", encoding="utf-8") as out:
+        json.dump(entry, out)
+    assert azure_auth.resolve_cloud(params, opener=opener_for(STACK, seen))["authority_host"] == "https://127.0.0.1:8443"
+    assert len(seen) == 2
+
+
+def test_cache_readable_by_others_is_not_trusted(tmp_path):
+    seen = []
+    params = lab_params(tmp_path)
+    azure_auth.resolve_cloud(params, opener=opener_for(STACK, seen))
+    (path,) = cache_files()
+    os.chmod(path, 0o644)
+    azure_auth.resolve_cloud(params, opener=opener_for(STACK, seen))
+    assert len(seen) == 2
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+
+
+def test_failures_and_unverified_documents_are_not_cached(tmp_path):
+    params = lab_params(tmp_path)
+    with pytest.raises(AzureAuthError, match="loginEndpoint"):
+        azure_auth.resolve_cloud(params, opener=opener_for(dict(STACK, authentication={})))
+    assert cache_files() == []
+    seen = []
+    unverified = dict(params, validate_certs=False)
+    azure_auth.resolve_cloud(unverified, opener=opener_for(STACK, seen))
+    azure_auth.resolve_cloud(unverified, opener=opener_for(STACK, seen))
+    assert len(seen) == 2 and cache_files() == []
+
+
+def test_unwritable_cache_folder_still_resolves(tmp_path, cache_home):
+    cache_home.parent.mkdir(parents=True, exist_ok=True)
+    cache_home.write_text("a file where the folder would be")
+    seen = []
+    params = lab_params(tmp_path)
+    assert azure_auth.resolve_cloud(params, opener=opener_for(STACK, seen))["resource_manager"] == "https://127.0.0.1:8443/"
+    azure_auth.resolve_cloud(params, opener=opener_for(STACK, seen))
+    assert len(seen) == 2
