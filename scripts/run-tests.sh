@@ -52,7 +52,7 @@ suite_changelog-lint() {
 }
 
 suite_units() {
-    (cd "$root" && PYTHONPATH="$root/.build" python -m pytest -p no:cacheprovider -q tests/unit)
+    (cd "$root" && PYTHONPATH="$root/.build" python -m pytest -p no:cacheprovider -q tests/unit bench/tests)
 }
 
 setup_venv() {
