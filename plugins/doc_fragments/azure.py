@@ -72,6 +72,9 @@ options:
       - V(AzureCloud), V(AzureChinaCloud), V(AzureUSGovernment), or the https URL of an Azure Resource Manager
         endpoint (Azure Stack style) whose endpoints are discovered from
         C(GET <url>/metadata/endpoints?api-version=2022-09-01); a single cloud object or a list is accepted.
+      - A discovered document is kept for a day in C($XDG_CACHE_HOME/kubedisk/aks-cloud-metadata) (default
+        C(~/.cache)), per URL and CA bundle, so later tasks do not fetch it again; none is kept with
+        O(validate_certs=false).
       - Falls back to E(AZURE_CLOUD_ENVIRONMENT).
     type: str
     default: AzureCloud
