@@ -56,7 +56,7 @@ options:
   pdb_retry_delay:
     description: Seconds between the attempts of an eviction a PodDisruptionBudget refuses.
     type: int
-    default: 5
+    default: 2
   timeout:
     description: Seconds the whole call may take, checks, evictions and waits; at most one day.
     type: int
@@ -194,7 +194,7 @@ ARGUMENT_SPEC = {
     "batch_size": {"type": "int", "default": 1},
     "uncordon": {"type": "str", "choices": ["never", "after_each", "at_end"], "default": "never"},
     "settle_seconds": {"type": "int", "default": 10},
-    "pdb_retry_delay": {"type": "int", "default": 5},
+    "pdb_retry_delay": {"type": "int", "default": 2},
     "timeout": {"type": "int", "default": 600},
     "check_pdb": {"type": "bool", "default": True},
     "force": {"type": "bool", "default": False},
@@ -465,11 +465,11 @@ def main():
     names = check_params(module)
     deadline = Deadline(p["timeout"])
     kube = kube_client(module, deadline)
-    pods = Pods(kube)
     try:
+        pods = Pods(kube)
         listed, resource_version = pods.list()
         state = read_cluster(kube, lambda node: node["metadata"]["name"] in names, p["check_pdb"], pods=listed)
-    except K8sError as exc:
+    except Exception as exc:  # pylint: disable=broad-except  # K8sError, or the API's discovery failing
         module.fail_json(msg="cannot read the cluster: %s" % exc, exception=traceback.format_exc())
     known = dict((n["metadata"]["name"], n) for n in state["nodes"])
     missing = [n for n in names if n not in known]
