@@ -39,8 +39,9 @@ def test_node_recovery_decides_what_to_unfence_after_fencing():
     assert fence[0] < readers[0] < unfence[0], "what to unfence must be read after fencing, not before"
 
 
-def test_node_maintenance_uncordons_in_an_always_path_and_retries_only_pdb_refusals():
-    batch = yaml.safe_load((ROLES / "node_maintenance" / "tasks" / "batch.yml").read_text())[0]
-    assert any(task.get("kubernetes.core.k8s_drain", {}).get("state") == "uncordon" for task in batch["always"])
-    drain = [task for task in batch["block"] if task.get("kubernetes.core.k8s_drain", {}).get("state") == "drain"][0]
-    assert "disruption budget" in drain["until"]
+def test_node_maintenance_drains_the_whole_list_in_one_node_drain_call_uncordoning_after_each_batch_when_asked():
+    found = tasks("node_maintenance")
+    drains = index(found, "kubedisk.aks.node_drain")
+    assert len(drains) == 1 and "loop" not in found[drains[0]], "one module call for the whole node list"
+    assert found[drains[0]]["kubedisk.aks.node_drain"]["nodes"] == "{{ node_maintenance_nodes }}"
+    assert "after_each" in found[drains[0]]["kubedisk.aks.node_drain"]["uncordon"]
