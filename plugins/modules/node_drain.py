@@ -497,7 +497,8 @@ def main():
               "pdb_blocks": blocks, "deleted_for_good": deleted, "emptydir_data_lost": lost, "report": [],
               "nodes": dict((n, {"zone": node_zone(known[n]), "cordoned": before[n]}) for n in names)}
     if stranded or blocks:
-        module.fail_json(msg=unsafe_message(names, stranded, blocks), **dict(result, changed=False))
+        result["changed"] = False
+        module.fail_json(msg=unsafe_message(names, stranded, blocks), **result)
     if module._diff:
         result["diff"] = {"before": {"cordoned": before}, "after": {"cordoned": after}}
     if not result["changed"] or module.check_mode:
@@ -521,6 +522,7 @@ def main():
             drain.set_cordon(names, False)
     except (DrainFailed, K8sError) as exc:
         pods.stop()
+        result["report"] = drain.report
         msg = str(exc)
         if began and p["uncordon"] != "never":
             try:
@@ -528,15 +530,16 @@ def main():
                 msg += "; the nodes were uncordoned"
             except K8sError as again:
                 msg += "; uncordoning the nodes failed too: %s" % again
-        module.fail_json(msg="node_drain: %s" % msg, **dict(result, report=drain.report))
+        module.fail_json(msg="node_drain: %s" % msg, **result)
     except Exception as exc:  # pylint: disable=broad-except  # an unreachable API server after the ride-out
         pods.stop()
-        module.fail_json(msg="node_drain: the Kubernetes API stopped answering: %s" % exc, exception=traceback.format_exc(),
-                         **dict(result, report=drain.report))
+        result["report"] = drain.report
+        module.fail_json(msg="node_drain: the Kubernetes API stopped answering: %s" % exc, exception=traceback.format_exc(), **result)
     pods.stop()
     for name in names:
         result["nodes"][name]["cordoned"] = after[name]
-    module.exit_json(**dict(result, report=drain.report))
+    result["report"] = drain.report
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":
