@@ -4,13 +4,14 @@ The emulator keeps the plan of each pool run (``models/aks_upgrade.py``) and sho
 view; this module carries out the step the plan is at and reports it done through the admin API:
 
 * ``surge``: the surge nodes have joined and are Ready;
-* ``drain``: the node is cordoned and every pod on it but DaemonSet and mirror pods is evicted through the
-  Eviction API, which honours PodDisruptionBudgets (a 429 is retried on the next pass, as ``kubectl
-  drain`` does); done once those pods are gone. Past the pool's drain timeout the node is undrainable:
-  with ``undrainableNodeBehavior: Schedule`` it is uncordoned, with ``Cordon`` it stays cordoned and is
-  labelled ``kubernetes.azure.com/upgrade-status: Quarantined``, and the report names the pod and the PDB
-  that blocked it;
-* ``uncordon``: the reimaged node is Ready again and is uncordoned;
+* ``drain``: the nodes of the batch (as many as the surge nodes) are cordoned together and every pod on them
+  but DaemonSet and mirror pods is evicted through the Eviction API, which honours PodDisruptionBudgets (a 429
+  is retried on the next pass, as ``kubectl drain`` does); done once those pods are gone from every node of
+  the batch. Past the pool's drain timeout the nodes still holding pods are undrainable: with
+  ``undrainableNodeBehavior: Schedule`` the batch's nodes are uncordoned, with ``Cordon`` those nodes stay
+  cordoned and are labelled ``kubernetes.azure.com/upgrade-status: Quarantined``, and the report names, for
+  each, the pod and the PDB that blocked it;
+* ``uncordon``: the reimaged nodes of the batch are Ready again and are uncordoned;
 * ``removeSurge``: the surge nodes (but those kept for quarantined nodes) are cordoned and drained, at
   best effort: past the drain timeout they are removed with what is left on them.
 
@@ -52,10 +53,10 @@ class UpgradeDriver:
             try:
                 step(run)
             except ApiException as exc:  # e.g. an eviction of a pod under two PDBs (500): retried next pass, the rest of the pass goes on
-                log.warning("pool %s: step %s of node %s: %s %s", run["poolName"], run["step"], run["index"], exc.status, exc.reason)
+                log.warning("pool %s: step %s of nodes %s: %s %s", run["poolName"], run["step"], run["nodes"], exc.status, exc.reason)
 
     def _done(self, run, outcome="done", detail=None) -> None:
-        log.info("pool %s: step %s of node %s %s", run["poolName"], run["step"], run["index"], outcome)
+        log.info("pool %s: step %s of nodes %s %s", run["poolName"], run["step"], run["nodes"], outcome)
         self.report(pool=run["pool"], step=run["step"], index=run["index"], outcome=outcome, detail=detail)
 
     def _surge(self, run) -> None:
@@ -63,21 +64,24 @@ class UpgradeDriver:
             self._done(run)
 
     def _drain(self, run) -> None:
-        name = run["node"]
-        self._cordon(name, True)
-        blocker = self._evict_all(name)
-        if blocker is None:
+        for name in run["nodes"]:
+            self._cordon(name, True)
+        blockers = {name: self._evict_all(name) for name in run["nodes"]}
+        blocked = [dict(blocker, node=name) for name, blocker in blockers.items() if blocker is not None]
+        if not blocked:
             self._done(run)
         elif time.time() - run["since"] > run["drainTimeout"]:
-            if run["undrainable"] == "Cordon":
-                self.core.patch_node(name, {"metadata": {"labels": {UPGRADE_STATUS: QUARANTINED}}})
-            else:
-                self._cordon(name, False)
-            self._done(run, "blocked", dict(blocker, node=name))
+            for name in run["nodes"]:
+                if run["undrainable"] != "Cordon":
+                    self._cordon(name, False)
+                elif blockers[name] is not None:
+                    self.core.patch_node(name, {"metadata": {"labels": {UPGRADE_STATUS: QUARANTINED}}})
+            self._done(run, "blocked", blocked)
 
     def _uncordon(self, run) -> None:
-        if self._ready(run["node"]):
-            self._cordon(run["node"], False)
+        if all(self._ready(name) for name in run["nodes"]):
+            for name in run["nodes"]:
+                self._cordon(name, False)
             self._done(run)
 
     def _removesurge(self, run) -> None:

@@ -29,7 +29,7 @@ and the ``env`` file ``up`` wrote there; nothing else needs exporting.
                               add a service principal with built-in roles; prints its objectId (--secret: its sign-in)
   operations [--since EPOCH]  the long-running operations that ended, as JSON
   upgrades                    {"runs", "instances"}: the AKS pool upgrades in progress on the cluster the lab backs (step,
-                              node, surge nodes) and each instance's kubelet version and node image
+                              the batch of nodes, surge nodes) and each instance's kubelet version and node image
   latency EPOCH... [--record FILE]
                               for each module return time, the seconds since the last operation ended before it
 

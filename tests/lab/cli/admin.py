@@ -114,7 +114,7 @@ def latency(lab, arguments):
 def upgrades(lab, _arguments):
     """Print the AKS pool upgrades running on the cluster the lab backs, and what each of its instances runs."""
     view = lab.admin().call("GET", "/kube")
-    runs = [{key: run[key] for key in ("poolName", "operation", "step", "index", "node", "surgeNodes", "version", "image")}
+    runs = [{key: run[key] for key in ("poolName", "operation", "step", "index", "nodes", "surgeNodes", "version", "image")}
             for run in view.get("upgrades") or []]
     instances = [{key: instance.get(key) for key in ("pool", "vmss", "instanceId", "zone", "power", "kubeletVersion", "nodeImage")}
                  for instance in view["instances"]]
@@ -158,7 +158,7 @@ def add_verbs(verbs):
                            help='make it an application with a client secret; print {"objectId", "clientId", "secret"}')
     directory.set_defaults(run=principal)
     verbs.add_parser("upgrades", help='print {"runs", "instances"}: the AKS pool upgrades in progress on the cluster the lab backs '
-                                      "(step, node, surge nodes) and each instance's kubelet version and node image").set_defaults(run=upgrades)
+                                      "(step, the batch of nodes, surge nodes) and each instance's kubelet version and node image").set_defaults(run=upgrades)
     ended = verbs.add_parser("operations", help="print the long-running operations that ended (at or after --since) as JSON")
     ended.add_argument("--since", type=float, default=0.0, metavar="EPOCH")
     ended.set_defaults(run=operations)

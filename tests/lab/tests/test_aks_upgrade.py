@@ -3,13 +3,16 @@
 A three-zone pool is added on 1.34 (the story's cluster when it exists, else a small one made here runs
 1.35). The steps build on each other and run in file order: a StatefulSet on zonal disks under a
 PodDisruptionBudget, the pool upgraded with a surge of three across an emulator restart (another write
-refused with 409 meanwhile); then a PodDisruptionBudget that cannot be satisfied fails a node image upgrade
-past the drain timeout, naming the budget. The control plane's version rules are tested on the emulator
+refused with 409 meanwhile): its three old nodes are drained as one batch, as AKS drains as many nodes at once as it
+added surge nodes; then a PodDisruptionBudget that cannot be satisfied fails a node image upgrade with a surge
+of one (one node drained at a time) past the drain timeout, naming the budget. The control plane's version rules are tested on the emulator
 alone (``azure/tests/test_aks_upgrade.py``). Fast profile.
 """
 # pylint: disable=redefined-outer-name  # pytest fixtures
 
 import json
+import threading
+from contextlib import contextmanager
 
 import pytest
 from azure.core.exceptions import HttpResponseError
@@ -114,10 +117,32 @@ def pods_in_their_disks_zones(lab):
     return pods
 
 
-def run_step(lab):
-    """The step the zonal pool's upgrade run is at (as ``python -m lab upgrades`` shows it), or None."""
+def pool_run(lab):
+    """The zonal pool's upgrade run (as ``python -m lab upgrades`` shows it), or None."""
     runs = [run for run in json.loads(lab_cli(lab["dir"], "upgrades"))["runs"] if run["poolName"] == POOL]
-    return runs[0]["step"] if runs else None
+    return runs[0] if runs else None
+
+
+@contextmanager
+def cordoned_together(core, names):
+    """Watch which of the nodes ``names`` are cordoned at the same time; yields the list of the sets seen."""
+    seen, stop = [], threading.Event()
+
+    def watch():
+        while not stop.is_set():
+            now = {node.metadata.name for node in core.list_node(label_selector=f"agentpool={POOL}").items
+                   if node.spec.unschedulable and node.metadata.name in names}
+            if now and now not in seen:
+                seen.append(now)
+            stop.wait(0.1)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        yield seen
+    finally:
+        stop.set()
+        watcher.join()
 
 
 def test_1_pool_upgrade_surges_drains_and_reimages(lab):
@@ -133,7 +158,10 @@ def test_1_pool_upgrade_surges_drains_and_reimages(lab):
     with pytest.raises(HttpResponseError) as caught:
         put_pool(lab, POOL, count=4)
     assert caught.value.status_code == 409 and error_code(caught) == "OperationNotAllowed"
-    wait_for(lambda: run_step(lab) in ("drain", "soak", "reimage", "uncordon"), 60, "the run to drain its first node")
+    with cordoned_together(lab["core"], old_nodes) as cordoned:
+        drain = wait_for(lambda: (pool_run(lab) or {}).get("step") == "drain" and pool_run(lab), 60, "the run to drain its first batch")
+        wait_for(lambda: set(old_nodes) in cordoned, 30, "the three old nodes cordoned together", seen=lambda: cordoned)
+    assert (drain["index"], sorted(drain["nodes"])) == (0, old_nodes)  # one batch of three: as many as the surge nodes
     surged = [node.metadata.name for node in lab["core"].list_node(label_selector="agentpool=zonal").items]
     assert len(surged) == 6 and {lab["core"].read_node(name).metadata.labels[ZONE] for name in set(surged) - set(old_nodes)} == {
         f"{LOCATION}-1", f"{LOCATION}-2", f"{LOCATION}-3"}
@@ -159,9 +187,11 @@ def test_2_unsatisfiable_budget_fails_the_drain(lab):
     lab["policy"].patch_namespaced_pod_disruption_budget("zonal", "default", {"spec": {"maxUnavailable": None, "minAvailable": 3}})
     nodes = ready_nodes(lab["core"], "zonal")
     put_pool(lab, "zonal", upgrade_settings=AgentPoolUpgradeSettings(max_surge="1", drain_timeout_in_minutes=2)).result()
-    poller = lab["aks"].agent_pools.begin_upgrade_node_image_version(lab["group"], lab["cluster"], POOL)
-    with pytest.raises(HttpResponseError) as caught:
-        poller.result(timeout=120)
+    with cordoned_together(lab["core"], nodes) as cordoned:
+        poller = lab["aks"].agent_pools.begin_upgrade_node_image_version(lab["group"], lab["cluster"], POOL)
+        with pytest.raises(HttpResponseError) as caught:
+            poller.result(timeout=120)
+    assert [len(together) for together in cordoned] == [1]  # a batch of one: the blocked node alone, then uncordoned
     message = caught.value.error.message
     assert error_code(caught) == "UpgradeFailed" and "blocked by pdb zonal with 0 unready pods" in message and "default/zonal-" in message
     pool = lab["aks"].agent_pools.get(lab["group"], lab["cluster"], POOL)

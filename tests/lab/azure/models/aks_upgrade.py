@@ -15,16 +15,19 @@ upgrade" pages and the containerservice REST specs):
   a PUT of a pool with a higher ``orchestratorVersion`` upgrades that pool;
   ``upgradeNodeImageVersion`` reimages a pool to ``LATEST_NODE_IMAGE``;
 - a pool upgrade adds ``maxSurge`` instances (a count, or a percentage of the pool rounded up; at
-  least one), spread over the pool's zones; once their nodes are Ready, each old node in turn is
-  cordoned, drained through the Eviction API (PodDisruptionBudgets honoured for
-  ``drainTimeoutInMinutes``, default 30), soaked ``nodeSoakDurationInMinutes``, reimaged (its VM
-  restarts on the new version and node image, losing its data disk attachments) and uncordoned;
-  finally the surge instances are drained and deleted;
+  least one), spread over the pool's zones; once their nodes are Ready, the old nodes are taken in
+  batches of as many as the surge instances ("it cordons and drains as many nodes at the same time as
+  the number of buffer nodes"): the nodes of a batch are cordoned and drained together through the
+  Eviction API (PodDisruptionBudgets honoured for ``drainTimeoutInMinutes``, default 30, per batch),
+  soaked ``nodeSoakDurationInMinutes``, reimaged together (their VMs restart on the new version and
+  node image, losing their data disk attachments) and uncordoned; then the next batch; finally the
+  surge instances are drained and deleted;
 - a node that cannot be drained in time fails the operation with ``UpgradeFailed`` naming the pod and
   its PodDisruptionBudget, as AKS words it; with ``undrainableNodeBehavior: Schedule`` (the default) the
-  node is made schedulable again and the surge instances are removed; with ``Cordon`` it stays cordoned,
-  labelled ``kubernetes.azure.com/upgrade-status: Quarantined``, one surge instance is kept for it and the
-  other nodes are still upgraded; the pool ends ``provisioningState: Failed`` with the nodes it has.
+  batch's nodes are made schedulable again, not upgraded, and the surge instances are removed; with
+  ``Cordon`` a blocked node stays cordoned, labelled ``kubernetes.azure.com/upgrade-status: Quarantined``,
+  one surge instance is kept for it, and the other nodes (of its batch and the next ones) are still
+  upgraded; the pool ends ``provisioningState: Failed`` with the nodes it has.
 
 Rules and state live here; the Kubernetes steps (waiting for Ready, cordon, evictions, uncordon) are the
 bridge's (``lab.bridge.upgrade``), which reads the plan from ``kube_view`` and reports each step done
@@ -239,7 +242,7 @@ def _begin_run(lab, pool, operation_id, version, image):
             surge_ids.append(vm.body["instanceId"])
     pool.internal["upgrade"] = {
         "operation": operation_id, "version": version, "image": image, "old": old, "surge": surge_ids, "index": 0,
-        "step": "surge", "since": time.time(), "drainTimeout": _minutes(lab, settings.get("drainTimeoutInMinutes") or DEFAULT_DRAIN_TIMEOUT_MINUTES),
+        "batch": len(surge_ids), "step": "surge", "since": time.time(), "drainTimeout": _minutes(lab, settings.get("drainTimeoutInMinutes") or DEFAULT_DRAIN_TIMEOUT_MINUTES),
         "soak": _minutes(lab, settings.get("nodeSoakDurationInMinutes") or 0),
         "undrainable": settings.get("undrainableNodeBehavior") or "Schedule", "blocked": [], "error": None}
     lab.store.save(pool)
@@ -290,10 +293,24 @@ def _vm(lab, pool, instance_id):
     return lab.store.get(f"{pool.internal['vmss']}/virtualMachines/{instance_id}")
 
 
+def _batch(plan):
+    """The instances of the batch the run is at."""
+    return plan["old"][plan["index"]:plan["index"] + plan["batch"]]
+
+
+def _upgrading(lab, pool, plan):
+    """The batch's instances that go on with the upgrade: all but those whose node was quarantined."""
+    vmss_name = lab.store.get(pool.internal["vmss"]).body["name"]
+    quarantined = {entry.get("node") for entry in plan["blocked"]}
+    return [instance for instance in _batch(plan) if node_name(vmss_name, instance) not in quarantined]
+
+
 def _reimage(lab, pool, plan):
-    """The VM restarts from the new image: its node stops heartbeating, its data disks are released."""
-    vm = _vm(lab, pool, plan["old"][plan["index"]])
-    if vm is not None:
+    """The batch's VMs restart together from the new image: their nodes stop heartbeating, their data disks are released."""
+    for instance_id in _upgrading(lab, pool, plan):
+        vm = _vm(lab, pool, instance_id)
+        if vm is None:
+            continue
         for entry in vm.properties["storageProfile"]["dataDisks"]:
             disk = lab.store.get(entry["managedDisk"]["id"])
             if disk:
@@ -306,16 +323,18 @@ def _reimage(lab, pool, plan):
 
 
 def _reimaged(lab, pool, plan):
-    vm = _vm(lab, pool, plan["old"][plan["index"]])
-    if vm is not None:
-        vm.properties["provisioningState"] = "Succeeded"
-        vm.internal.update({"power": "running", "orchestratorVersion": plan["version"], "nodeImage": plan["image"]})
-        lab.store.save(vm)
+    for instance_id in _upgrading(lab, pool, plan):
+        vm = _vm(lab, pool, instance_id)
+        if vm is not None:
+            vm.properties["provisioningState"] = "Succeeded"
+            vm.internal.update({"power": "running", "orchestratorVersion": plan["version"], "nodeImage": plan["image"]})
+            lab.store.save(vm)
     _set_step(plan, "uncordon")
 
 
 def report(lab, pool_id, step, index, outcome, detail=None):
-    """What the bridge saw of a step (``done`` or ``blocked`` with the pod and its PDB); stale reports change nothing."""
+    """What the bridge saw of a step: ``done``, or ``blocked`` with a list of the batch's undrainable nodes, each with the
+    pod and PDB that held it (``{node, namespace, pod, pdb, unready}``); stale reports change nothing."""
     with lab.store.transaction():
         pool = lab.store.get(pool_id)
         plan = (pool.internal.get("upgrade") if pool else None) or {}
@@ -327,9 +346,9 @@ def report(lab, pool_id, step, index, outcome, detail=None):
         elif step == "drain" and outcome == "done":
             _set_step(plan, "soak", time.time() + plan["soak"])
         elif step == "drain":
-            _undrainable(plan, detail or {})
+            _undrainable(lab, pool, plan, detail or [{}])
         elif step == "uncordon":
-            plan["index"] += 1
+            plan["index"] += plan["batch"]
             _next_node(plan)
         elif step == "removeSurge":
             _finish_run(lab, cluster, pool, plan)
@@ -338,14 +357,18 @@ def report(lab, pool_id, step, index, outcome, detail=None):
         return True
 
 
-def _undrainable(plan, detail):
-    plan["blocked"].append(detail)
-    plan["error"] = plan["error"] or drain_error(detail)
-    if plan["undrainable"] == "Cordon":
-        plan["index"] += 1
-        _next_node(plan)
-    else:
+def _undrainable(lab, pool, plan, blocked):
+    """Under ``Cordon`` the batch's drained nodes go on (soak, reimage) and its blocked ones stay quarantined; under
+    ``Schedule`` the run stops there."""
+    plan["blocked"].extend(blocked)
+    plan["error"] = plan["error"] or drain_error(blocked[0])
+    if plan["undrainable"] != "Cordon":
         _set_step(plan, "removeSurge")
+    elif _upgrading(lab, pool, plan):
+        _set_step(plan, "soak", time.time() + plan["soak"])
+    else:
+        plan["index"] += plan["batch"]
+        _next_node(plan)
 
 
 def _next_node(plan):
@@ -457,11 +480,10 @@ def runs_view(lab, cluster):
         if not plan:
             continue
         vmss_name = lab.store.get(pool.internal["vmss"]).body["name"]
-        index = plan["index"]
         views.append({
-            "pool": pool.id, "poolName": pool.body["name"], "operation": plan["operation"], "step": plan["step"], "index": index,
+            "pool": pool.id, "poolName": pool.body["name"], "operation": plan["operation"], "step": plan["step"], "index": plan["index"],
             "since": plan["since"], "drainTimeout": plan["drainTimeout"], "undrainable": plan["undrainable"],
-            "node": node_name(vmss_name, plan["old"][index]) if index < len(plan["old"]) else None,
+            "nodes": [node_name(vmss_name, instance) for instance in _upgrading(lab, pool, plan)],
             "surgeNodes": [node_name(vmss_name, instance) for instance in plan["surge"]],
             "keptSurge": [node_name(vmss_name, instance) for instance in kept_surge(plan)],
             "quarantined": [entry.get("node") for entry in plan["blocked"]] if plan["undrainable"] == "Cordon" else [],

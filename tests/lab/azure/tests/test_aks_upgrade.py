@@ -102,22 +102,24 @@ def _backed_cluster(emulator, tmp_path, pool):
     return aks
 
 
-def _play_bridge(emulator, poller, blocked_node=None):
-    """Report every Kubernetes step of the runs done (a drain of ``blocked_node`` blocked) until the operation ends;
-    the bridge's steps seen, as (step, index)."""
-    seen = []
+def _play_bridge(emulator, poller, block_first=False):
+    """Report every Kubernetes step of the runs done until the operation ends (with ``block_first``, the drain of the
+    first node of the first batch blocked); the bridge's steps seen, as (step, index, nodes of the batch), and when
+    each was first seen."""
+    seen, times = [], []
     while not poller.done():
         for run in emulator.admin("GET", "kube").json()["upgrades"]:
             if run["step"] in ("soak", "reimage"):  # the emulator's own steps
                 continue
-            if (run["step"], run["index"]) not in seen:
-                seen.append((run["step"], run["index"]))
-            blocked = run["step"] == "drain" and run["index"] == blocked_node
-            detail = {"node": run["node"], "namespace": "default", "pod": "web-0", "pdb": "web", "unready": 0} if blocked else None
+            if (run["step"], run["index"], len(run["nodes"])) not in seen:
+                seen.append((run["step"], run["index"], len(run["nodes"])))
+                times.append(time.time())
+            blocked = block_first and run["step"] == "drain" and run["index"] == 0
+            detail = [{"node": run["nodes"][0], "namespace": "default", "pod": "web-0", "pdb": "web", "unready": 0}] if blocked else None
             emulator.admin("POST", "upgrades", json={"pool": run["pool"], "step": run["step"], "index": run["index"],
                                                      "outcome": "blocked" if blocked else "done", "detail": detail})
         time.sleep(0.1)
-    return seen
+    return seen, times
 
 
 def _instances(emulator):
@@ -131,13 +133,27 @@ def test_cluster_upgrade_runs_its_pools_through_surge_drain_reimage(emulator, tm
     for profile in current.agent_pool_profiles:
         profile.orchestrator_version = "1.34"
     poller = aks.managed_clusters.begin_create_or_update("kept", "backed", current)
-    seen = _play_bridge(emulator, poller)
+    seen, dummy = _play_bridge(emulator, poller)
     upgraded = poller.result()
-    assert seen == [("surge", 0), ("drain", 0), ("uncordon", 0), ("drain", 1), ("uncordon", 1), ("removeSurge", 2)]
+    assert seen == [("surge", 0, 1), ("drain", 0, 1), ("uncordon", 0, 1), ("drain", 1, 1), ("uncordon", 1, 1), ("removeSurge", 2, 0)]
     assert (upgraded.current_kubernetes_version, upgraded.provisioning_state) == ("1.34.2", "Succeeded")
     pool = aks.agent_pools.get("kept", "backed", "nodepool1")
     assert (pool.current_orchestrator_version, pool.provisioning_state, pool.count) == ("1.34.2", "Succeeded", 2)
     assert _instances(emulator) == {"0": "1.34.2", "1": "1.34.2"}
+
+
+def test_a_surge_of_the_pool_size_drains_and_reimages_every_node_at_once(emulator, tmp_path):
+    aks = _backed_cluster(emulator, tmp_path, dict(POOL, count=3, availabilityZones=["1", "2", "3"], upgradeSettings={"maxSurge": "3"}))
+    emulator.admin("PUT", "profile", json={"name": "fast", "overrides": {"agentPool.reimage": 2}}).raise_for_status()
+    try:
+        poller = aks.agent_pools.begin_upgrade_node_image_version("kept", "backed", "nodepool1")
+        seen, times = _play_bridge(emulator, poller)
+    finally:
+        emulator.admin("PUT", "profile", json={"name": "fast", "overrides": {}}).raise_for_status()
+    poller.result()
+    assert seen == [("surge", 0, 3), ("drain", 0, 3), ("uncordon", 0, 3), ("removeSurge", 3, 0)]
+    assert 2 <= times[2] - times[1] < 4  # one reimage for the batch of three
+    assert sorted(_instances(emulator)) == ["0", "1", "2"]
 
 
 # undrainableNodeBehavior is GA from API 2025-03-01 (azure-mgmt-containerservice 36.0.0); older SDKs drop it unsent.
@@ -146,8 +162,8 @@ def test_cluster_upgrade_runs_its_pools_through_surge_drain_reimage(emulator, tm
 def test_undrainable_node_cordoned_keeps_a_surge_node_and_fails(emulator, tmp_path):
     aks = _backed_cluster(emulator, tmp_path, dict(POOL, upgradeSettings={"maxSurge": "2", "undrainableNodeBehavior": "Cordon"}))
     poller = aks.agent_pools.begin_upgrade_node_image_version("kept", "backed", "nodepool1")
-    seen = _play_bridge(emulator, poller, blocked_node=0)
-    assert seen == [("surge", 0), ("drain", 0), ("drain", 1), ("uncordon", 1), ("removeSurge", 2)]
+    seen, dummy = _play_bridge(emulator, poller, block_first=True)
+    assert seen == [("surge", 0, 2), ("drain", 0, 2), ("uncordon", 0, 1), ("removeSurge", 2, 0)]  # one batch; its other node upgraded
     with pytest.raises(HttpResponseError) as caught:
         poller.result()
     assert error_code(caught) == "UpgradeFailed" and "default/web-0 blocked by pdb web with 0 unready pods" in caught.value.error.message
