@@ -9,7 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 module: node_drain
 short_description: Drain a list of nodes in order, moving each pod with a zonal disk once, without stranding any
-version_added: 0.3.0
+version_added: 0.2.0
 description:
   - Drains O(nodes) in their order, O(batch_size) at a time, in one call. Before any write it checks the whole list
     once, as C(kubedisk.aks.drain_preflight) checks one drain, simulating the drains one after the other (each on the
@@ -374,6 +374,7 @@ class Drain(object):
         todo = self.evictable(batch)
         waiting = []
         next_try = {}
+        evicted = set()
         while todo or waiting:
             now = time.monotonic()
             for pod in list(todo):
@@ -386,6 +387,7 @@ class Drain(object):
                     next_try[uid] = now + self.params["pdb_retry_delay"]
                     continue
                 todo.remove(pod)
+                evicted.add(uid)
                 entry = self.lineage.pop(uid, None)
                 if entry is None:
                     entry = {"pod": pod_key(pod), "from": pod["spec"]["nodeName"], "to": None,
@@ -396,7 +398,11 @@ class Drain(object):
                     waiting.append(Waiting(pod, entry, set(self.cache), time.monotonic()))
             self.match(waiting, batch)
             if not todo and not waiting:
-                return
+                # A pod scheduled there just before the cordon showed up may have come since: it leaves too.
+                self.absorb(0)
+                todo = [p for p in self.evictable(batch) if p["metadata"]["uid"] not in evicted]
+                if not todo:
+                    return
             if self.deadline.expired():
                 raise DrainFailed(self.stuck(batch, todo, waiting))
             dues = [max(next_try.get(p["metadata"]["uid"], 0.0), self.ready_at.get(p["metadata"]["uid"], float("-inf"))

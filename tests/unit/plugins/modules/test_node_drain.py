@@ -20,10 +20,11 @@ class FakePods:
     creates its replacement Ready on the first schedulable node of its volume's zone (none: it stays Pending); the watch
     reports both. ``refusals`` evictions are refused first, as a PodDisruptionBudget does (HTTP 429)."""
 
-    def __init__(self, kube, refusals=0, schedule=True):
+    def __init__(self, kube, refusals=0, schedule=True, late=None):
         self.kube = kube
         self.refusals = refusals
         self.schedule = schedule
+        self.late = late
         self.queue = []
         self.evictions = []
         self.error = None
@@ -53,6 +54,10 @@ class FakePods:
         new["status"] = {"phase": "Running", "conditions": [{"type": "Ready", "status": "True" if new["spec"]["nodeName"] else "False"}]}
         self.kube.objects[("Pod", namespace, name)] = new
         self.queue.append(("ADDED", new))
+        if self.late:
+            self.kube.objects[("Pod", "default", self.late["metadata"]["name"])] = self.late
+            self.queue.append(("ADDED", self.late))
+            self.late = None
         return "evicted"
 
     def place(self, old):
@@ -136,6 +141,16 @@ def test_moving_twice_only_when_the_nodes_come_back_and_after_the_settle_time(la
     assert entry["moves"] == 2 and entry["from"] == "n0" and entry["to"] == "n0"
     first, second = [e[2] for e in pods.evictions]
     assert second - first >= 1.0
+
+
+def test_a_pod_that_lands_on_the_node_during_its_drain_leaves_too(lab, run_module):
+    late = web(2, "n0")
+    late["metadata"]["uid"] = "uid-late"
+    objects = seed() + [pvc("data-web-2", "pv2"), pv("pv2", "we-1")]
+    dummy, pods = lab(objects, late=late)
+    result = run_module(node_drain.main, {"nodes": ["n0"]})
+    assert [e[:2] for e in pods.evictions] == [("evicted", "web-0"), ("evicted", "web-2")]
+    assert sorted((e["pod"], e["moves"]) for e in result["report"]) == [("default/web-0", 1), ("default/web-2", 1)]
 
 
 def test_an_eviction_a_budget_refuses_is_tried_again(lab, run_module):
