@@ -2,9 +2,11 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Whether the drains of a node pool upgrade strand a pod whose disk is pinned to a zone, before the upgrade starts.
 
-AKS upgrades a pool by adding its surge nodes, then cordoning, draining and reimaging the old nodes, and at last
-draining and removing the surge nodes. A pod with a zonal disk can only move to a node of its disk's zone, so each of
-those drains must find it a node there. ``upgrade_problems`` plays the drains one node at a time with the placement of
+AKS upgrades a pool by adding its surge nodes, then cordoning, draining and reimaging the old nodes in batches of as
+many nodes as it added surge nodes (all of a batch at the same time), and at last draining and removing the surge
+nodes. A pod with a zonal disk can only move to a node of its disk's zone, so each of those drains must find it a node
+there that is not in the same batch. ``upgrade_problems`` plays the drains batch after batch (the old nodes in the
+order of their names, which is their scale set instances' order, then the surge nodes together) with the placement of
 ``k8s_drain_plan`` (capacity, taints, attach slots, anti-affinity), the surge nodes copies of a node of the pool in the
 zones Azure surely puts them (``surge_per_zone``), and checks the PodDisruptionBudgets; ``upgrade_refusal`` turns the
 problems into what to change, trying larger surges for the smallest one that works.
@@ -17,9 +19,8 @@ __metaclass__ = type
 import copy
 
 from ansible_collections.kubedisk.aks.plugins.module_utils.aks_upgrade_plan import surge_per_zone
-from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_drain_plan import Cluster, build_plan, evicted_by_drain, pdb_blocks
+from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_drain_plan import Cluster, pdb_blocks, plan_in_order
 from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_scheduling import ZONE_LABELS, node_zone
-from ansible_collections.kubedisk.aks.plugins.module_utils.k8s_volumes import pod_pvc_names
 
 POOL_LABEL = "kubernetes.azure.com/agentpool"
 HOSTNAME_LABEL = "kubernetes.io/hostname"
@@ -28,8 +29,9 @@ LIFECYCLE_TAINT_PREFIX = "node.kubernetes.io/"
 
 
 def pool_nodes(nodes, pool):
+    """The pool's nodes in the order AKS upgrades them: by name, AKS naming a node after its instance's id."""
     return sorted((n for n in nodes if ((n.get("metadata") or {}).get("labels") or {}).get(POOL_LABEL) == pool),
-                  key=lambda n: (node_zone(n) or "", n["metadata"]["name"]))
+                  key=lambda n: n["metadata"]["name"])
 
 
 def nodes_per_zone(nodes):
@@ -70,54 +72,30 @@ def upgrade_problems(state, pool, surge, driver):
     ``stranded`` entries ``{pod, zone, node, reason, surge_in_zone}`` (the first drain that strands each pod), ``blocks``
     as ``pdb_blocks`` gives them, ``surge_nodes`` ``{zone: (fewest, most)}``. Only pods with zonal volumes are placed.
     """
-    old = pool_nodes(state["nodes"], pool)
-    per_zone = surge_per_zone(surge, nodes_per_zone(old)) if old else {}
-    nodes = copy.deepcopy(state["nodes"])
-    csinodes = list(state["csinodes"])
-    added = []
+    members = pool_nodes(state["nodes"], pool)
+    old = [n["metadata"]["name"] for n in members]
+    per_zone = surge_per_zone(surge, nodes_per_zone(members)) if members else {}
+    nodes, csinodes, added = list(state["nodes"]), list(state["csinodes"]), []
     for zone, (fewest, dummy) in sorted(per_zone.items()):
         for index in range(fewest):
-            new = surge_node(old[0], zone, index)
+            new = surge_node(members[0], zone, index)
             nodes.append(new)
-            added.append(new)
-            slots = _csinode(state["csinodes"], old[0]["metadata"]["name"])
+            added.append(new["metadata"]["name"])
+            slots = _csinode(state["csinodes"], old[0])
             if slots is not None:
                 slots["metadata"]["name"] = new["metadata"]["name"]
                 csinodes.append(slots)
-    pods = copy.deepcopy(state["pods"])
-    attachments = copy.deepcopy(state["attachments"])
+    batches = [old[start:start + surge] for start in range(0, len(old), max(1, surge))] + ([added] if added else [])
+    cluster = Cluster(nodes, state["pods"], csinodes, state["attachments"], driver)
     stranded, seen = [], set()
-    for drained in [n["metadata"]["name"] for n in old] + [n["metadata"]["name"] for n in added]:
-        evicted = [p for p in pods if p["spec"].get("nodeName") == drained and evicted_by_drain(p)]
-        if not evicted:
-            continue
-        cluster = Cluster(nodes, pods, csinodes, attachments, driver)
-        for entry in build_plan(cluster, [drained], evicted, state["pvcs"], state["pvs"]):
-            if not entry["zones"]:
-                continue
-            if not entry["ok"] and entry["pod"] not in seen:
+    for dummy, dummy2, plan in plan_in_order(cluster, batches, state["pvcs"], state["pvs"], later_cordoned=False, back_after_batch=True):
+        for entry in plan:
+            if entry["zones"] and not entry["ok"] and entry["pod"] not in seen:
                 seen.add(entry["pod"])
-                stranded.append({"pod": entry["pod"], "zone": "/".join(entry["zones"]), "node": drained, "reason": entry["reason"],
+                stranded.append({"pod": entry["pod"], "zone": "/".join(entry["zones"]), "node": entry["node"], "reason": entry["reason"],
                                  "surge_in_zone": sum(per_zone.get(z, (0, 0))[0] for z in entry["zones"])})
-            elif entry["target"]:
-                _move(pods, attachments, state["pvcs"], entry["pod"], entry["target"])
-        if drained in [n["metadata"]["name"] for n in added]:
-            nodes = [n for n in nodes if n["metadata"]["name"] != drained]
     blocks, dummy = pdb_blocks(state["pdbs"], state["evicted"])
     return stranded, blocks, per_zone
-
-
-def _move(pods, attachments, pvcs, name, target):
-    """Put pod ``namespace/name`` and the attachments of its volumes on ``target``, as its move does."""
-    for pod in pods:
-        if "%s/%s" % (pod["metadata"]["namespace"], pod["metadata"]["name"]) != name:
-            continue
-        volumes = set(((pvcs.get((pod["metadata"]["namespace"], c)) or {}).get("spec") or {}).get("volumeName")
-                      for c in pod_pvc_names(pod))
-        for va in attachments:
-            if ((va.get("spec") or {}).get("source") or {}).get("persistentVolumeName") in volumes:
-                va["spec"]["nodeName"] = target
-        pod["spec"]["nodeName"] = target
 
 
 def upgrade_refusal(state, pool, max_surge, surge, driver, surge_for):

@@ -23,9 +23,10 @@ description:
   - A version two minor versions ahead is refused (naming the version to upgrade to first) rather than planned as two
     upgrades, so a playbook names each version the cluster goes through.
   - "Before a pool upgrade starts (O(zonal_preflight=true)) it plays AKS's drains of that upgrade on the cluster as it
-    is: surge nodes added in the zones Azure surely puts them, then each node drained in turn, then the surge nodes. A pod
-    whose disk is pinned to a zone must find a node of that zone each time (capacity, taints, attach slots, required
-    anti-affinity), and no PodDisruptionBudget may block. Otherwise the module fails before any write, naming the pod, its
+    is: surge nodes added in the zones Azure surely puts them, then the old nodes drained in batches of as many nodes as
+    surge nodes (AKS drains a batch at the same time), then the surge nodes. A pod whose disk is pinned to a zone must
+    find a node of that zone outside its batch each time (capacity, taints, attach slots, required anti-affinity), and no
+    PodDisruptionBudget may block. Otherwise the module fails before any write, naming the pod, its
     zone and the setting to change (the smallest O(upgrade_settings.max_surge) that works)."
   - An upgrade already running (provisioningState C(Upgrading), for example after an earlier run hit its O(timeout)) is
     waited for, then the plan is made again from what it left; a rerun at the target changes nothing.
@@ -98,7 +99,8 @@ options:
     suboptions:
       max_surge:
         description:
-          - Extra nodes AKS adds during the upgrade, a count (V(3)) or a percent of the pool's nodes (V(33%), rounded up).
+          - Extra nodes AKS adds during the upgrade, a count (V(3)) or a percent of the pool's nodes (V(33%), rounded up);
+            AKS also drains and reimages that many old nodes at the same time.
           - With zonal disks it must put a surge node in every zone that holds such pods and has no spare node, which
             takes at least the pool's zone count (Azure spreads surge nodes over the zones with the fewest nodes).
         type: str
@@ -133,7 +135,8 @@ notes:
     C(.../agentPools/read); the upgrades C(.../managedClusters/write), C(.../agentPools/write) and
     C(.../agentPools/upgradeNodeImageVersion/action).
   - The preflight is a snapshot; it counts only the surge nodes Azure surely puts in a zone, places only pods with
-    zonal volumes, and drains one node at a time (with a larger max surge AKS drains several at once).
+    zonal volumes, and takes the old nodes in the order of their names (their scale set instances' order) for its
+    batches.
   - Kubernetes is reached with kubernetes.core's connection options (also set for a play through C(module_defaults) of
     C(group/kubedisk.aks.k8s)), except O(validate_certs), which is about Azure's endpoints here.
 seealso:

@@ -66,3 +66,28 @@ def test_refusal_when_no_surge_helps_and_when_a_budget_blocks():
     assert "has taint dedicated=x:NoSchedule" in refusal and "no larger max_surge helps" in refusal
     refusal, plan = upgrade_refusal(state(pdb_allowed=0), "data", "3", 3, "disk.csi.azure.com", str)
     assert "PodDisruptionBudget default/web allows no disruption now" in refusal and plan["stranded"] == []
+
+
+def two_zone_state():
+    """Pool data: data-0 and data-1 in zone 1, data-2 and data-3 in zone 2; each fits one of the pods, which run on the
+    zone 1 nodes with their disks there."""
+    objects = [pool_node("data-%d" % i, ZONES[i // 2]) for i in range(4)]
+    for i in range(2):
+        objects += [pod("web-%d" % i, "data-%d" % i, ["data-web-%d" % i], labels={"app": "web"}, cpu="1500m", owner=("StatefulSet", "web")),
+                    pvc("data-web-%d" % i, "pv%d" % i), pv("pv%d" % i, ZONES[0])]
+    return read_cluster(FakeKube(objects), lambda n: n["metadata"]["labels"].get("kubernetes.azure.com/agentpool") == "data")
+
+
+def test_a_batch_of_as_many_nodes_as_surge_nodes_is_drained_at_once():
+    stranded, dummy, per_zone = upgrade_problems(two_zone_state(), "data", 2, "disk.csi.azure.com")
+    assert per_zone == {"westeurope-1": (1, 1), "westeurope-2": (1, 1)}
+    # data-0 and data-1 are drained together: their two pods have one node of zone 1 left, the surge node
+    assert [(s["pod"], s["node"], s["surge_in_zone"]) for s in stranded] == [("default/web-1", "data-1", 1)]
+    assert "data-0 is being drained too" in stranded[0]["reason"]
+    assert "data-0-surge-westeurope-1-0 has not enough cpu left" in stranded[0]["reason"]
+
+
+def test_refusal_names_the_surge_that_gives_the_batch_room():
+    refusal, plan = upgrade_refusal(two_zone_state(), "data", "2", 2, "disk.csi.azure.com", str)
+    assert "when node data-1 is drained" in refusal and "set upgrade_settings.max_surge to at least 4" in refusal
+    assert upgrade_refusal(two_zone_state(), "data", "4", 4, "disk.csi.azure.com", str)[0] is None
