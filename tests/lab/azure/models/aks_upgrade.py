@@ -242,7 +242,8 @@ def _begin_run(lab, pool, operation_id, version, image):
             surge_ids.append(vm.body["instanceId"])
     pool.internal["upgrade"] = {
         "operation": operation_id, "version": version, "image": image, "old": old, "surge": surge_ids, "index": 0,
-        "batch": len(surge_ids), "step": "surge", "since": time.time(), "drainTimeout": _minutes(lab, settings.get("drainTimeoutInMinutes") or DEFAULT_DRAIN_TIMEOUT_MINUTES),
+        "batch": len(surge_ids), "step": "surge", "since": time.time(),
+        "drainTimeout": _minutes(lab, settings.get("drainTimeoutInMinutes") or DEFAULT_DRAIN_TIMEOUT_MINUTES),
         "soak": _minutes(lab, settings.get("nodeSoakDurationInMinutes") or 0),
         "undrainable": settings.get("undrainableNodeBehavior") or "Schedule", "blocked": [], "error": None}
     lab.store.save(pool)
@@ -483,7 +484,7 @@ def runs_view(lab, cluster):
         views.append({
             "pool": pool.id, "poolName": pool.body["name"], "operation": plan["operation"], "step": plan["step"], "index": plan["index"],
             "since": plan["since"], "drainTimeout": plan["drainTimeout"], "undrainable": plan["undrainable"],
-            "nodes": [node_name(vmss_name, instance) for instance in _upgrading(lab, pool, plan)],
+            "nodes": [node_name(vmss_name, instance) for instance in _upgrading(lab, pool, plan)] if plan["step"] != "removeSurge" else [],
             "surgeNodes": [node_name(vmss_name, instance) for instance in plan["surge"]],
             "keptSurge": [node_name(vmss_name, instance) for instance in kept_surge(plan)],
             "quarantined": [entry.get("node") for entry in plan["blocked"]] if plan["undrainable"] == "Cordon" else [],

@@ -170,3 +170,17 @@ def test_undrainable_node_cordoned_keeps_a_surge_node_and_fails(emulator, tmp_pa
     pool = aks.agent_pools.get("kept", "backed", "nodepool1")
     assert (pool.provisioning_state, pool.count) == ("Failed", 2)
     assert sorted(_instances(emulator)) == ["0", "1", "2"]  # the blocked node and the surge node kept for it
+
+
+def test_undrainable_node_under_schedule_stops_its_whole_batch(emulator, tmp_path):
+    aks = _backed_cluster(emulator, tmp_path, dict(POOL, upgradeSettings={"maxSurge": "2"}))
+    poller = aks.agent_pools.begin_upgrade_node_image_version("kept", "backed", "nodepool1")
+    seen, dummy = _play_bridge(emulator, poller, block_first=True)
+    assert seen == [("surge", 0, 2), ("drain", 0, 2), ("removeSurge", 0, 0)]  # neither node of the batch reimaged
+    with pytest.raises(HttpResponseError) as caught:
+        poller.result()
+    assert error_code(caught) == "UpgradeFailed"
+    pool = aks.agent_pools.get("kept", "backed", "nodepool1")
+    assert (pool.provisioning_state, pool.count) == ("Failed", 2)
+    images = {instance["instanceId"]: instance["nodeImage"] for instance in emulator.admin("GET", "kube").json()["instances"]}
+    assert sorted(images) == ["0", "1"] and pool.node_image_version not in ("", None) and set(images.values()) == {pool.node_image_version}
