@@ -18,11 +18,11 @@ figure fails otherwise). Floors, from the profile's times and this run's attach 
 
 (the drain of an old node ends when its pod is gone, its reimage follows, and the next node waits for it; the moves
 back are one at a time, as the PodDisruptionBudget allows one pod down). Goals: max pod downtime / its floor <= 1.2,
-as for the other moves of a pod; wall / its floor <= 1.3: the floor leaves out what no setting of the collection can
-shorten, AKS's own waits between its steps (each reimaged node's kubelet Ready again before the next drain, the surge
-nodes' removal) and ARM's polling interval for a pool operation (Retry-After up to 15 s), and the collection's part
-(the plan and zonal preflight before the write, the Ready wait and the checks after it) comes on top; the details
-split the wall into the time before AKS's operation, the operation and the time after it.
+as for the other moves of a pod; wall / its floor <= 1.1: the upgrade is AKS's own sequence of surge, drains and
+reimages, and what the collection adds to it (the plan and zonal preflight before the write, ARM's polling interval of
+up to 15 s, the Ready wait and the checks after it) should stay within a tenth of it. The details split the wall into
+the time before AKS's operation, the operation (against the floor: how close the lab's sequence runs to its modelled
+times) and the time after it.
 
     PYTHONPATH=tests python bench/upgrade.py
 """
@@ -112,7 +112,7 @@ def main():  # pylint: disable=too-many-locals
     rows = [
         Row("node image upgrade: max pod downtime", "s", downtimes[pod_name(worst)], "<=", 1.2, floor=worst_move["floor"],
             note=f"{pod_name(worst)}: writer's longest pause; floor stop + detach + attach + start + ready"),
-        Row("node image upgrade: wall", "s", wall, "<=", 1.3, floor=wall_floor,
+        Row("node image upgrade: wall", "s", wall, "<=", 1.1, floor=wall_floor,
             note=f"AKS's operation {phases['operation']} s, the playbook before it {phases['before_the_operation']} s, "
                  f"after it {phases['after_the_operation']} s"),
         Row("node image upgrade: replicas Ready with data intact", "pods", REPLICAS - len(problems), "==", REPLICAS,
