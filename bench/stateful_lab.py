@@ -18,7 +18,6 @@ from common import REPO
 from kubernetes import client
 
 from lab.aks_names import vm_of_node
-from lab.cli.data import report
 from lab.cli.labdir import LabDir
 from lab.kube import controlplane
 
@@ -107,11 +106,6 @@ def gaps(text: str, since: int, longer_than: float = 3.0) -> list:
             found.append({"seconds": round(seconds, 1), "from": stamp(before), "to": stamp(after),
                           "from_node": before.split()[-1], "to_node": after.split()[-1]})
     return found
-
-
-def longest_gap(text: str, since: int) -> float:
-    """The longest pause of the writer from line ``since`` on, as ``lab data`` computes it."""
-    return report(text, since)["max_gap"]
 
 
 def line_count(text: str) -> int:
