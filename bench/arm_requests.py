@@ -14,7 +14,8 @@ own (bench/peers/azcollection.py, cached), reaching the emulator as a custom clo
 
 Counted from the emulator's request log between marks: ARM reads (GET, HEAD and the read-only POSTs under
 ``/subscriptions`` and ``/providers``, as ``lab requests count`` counts them, plus the cloud metadata documents under
-``/metadata``), ARM writes that changed something (status < 400), and apart from ARM the token endpoint's requests.
+``/metadata``), ARM writes that changed something (status < 400), and apart from ARM the token endpoint's requests;
+the details list each run's ARM requests, to see where the reads went.
 Rows: reads on the first run and on the rerun (goal: at most half the peer's), writes on the rerun (goal: none), and
 the wall time of both runs (goal: no slower than the peer). The floor, the fewest reads this state needs, is stated
 in the notes (the ratio is against the peer, as the goals are): on a rerun one read per resource (group, cluster,
@@ -158,12 +159,14 @@ def _measure(the_lab, lab_env: dict, tool: Tool, state_file: Path, work: Path) -
     arm = json.loads(the_lab.cli("requests", "count", str(mark)))
     logged = _requests_since(lab_env, mark)
     metadata = sum(1 for item in logged if item["path"].startswith("/metadata/"))
-    arm_paths = ("/subscriptions", "/providers")
-    identity = sum(1 for item in logged if not item["path"].lower().startswith(arm_paths + ("/metadata/", "/_lab")))
+    arm_paths = ("/subscriptions", "/providers", "/metadata/")
+    identity = sum(1 for item in logged if not item["path"].lower().startswith(arm_paths + ("/_lab",)))
     recap = re.search(r"ok=(\d+)\s+changed=(\d+)", output)
     return {"seconds": round(seconds, 1), "module_runs": int(recap.group(1)), "changed": int(recap.group(2)),
             "arm_reads": arm["reads"], "metadata_reads": metadata, "reads": arm["reads"] + metadata,
-            "writes": arm["writes"], "write_attempts": arm["write_attempts"], "token_endpoint_requests": identity}
+            "writes": arm["writes"], "write_attempts": arm["write_attempts"], "token_endpoint_requests": identity,
+            "arm_requests": [f"{item['method']} {item['path']} {item['status']}" for item in logged
+                             if item["path"].lower().startswith(arm_paths)]}
 
 
 def _state(work: Path, name: str, subscription: str, disk_id: str, version: str) -> Path:
@@ -196,7 +199,8 @@ def main():
                 state = _state(work, key, azure["subscription_id"], arm.disk("rg-bench-disks", f"disk-{key}"), version)
                 for phase in ("first", "rerun"):
                     runs[(key, phase)] = _measure(the_lab, lab_env, tool, state, work / key)
-                    print(f"{tool.name}, {PHASES[phase]}: {json.dumps(runs[(key, phase)])}", flush=True)
+                    counts = {name: value for name, value in runs[(key, phase)].items() if name != "arm_requests"}
+                    print(f"{tool.name}, {PHASES[phase]}: {json.dumps(counts)}", flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
