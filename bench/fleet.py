@@ -16,7 +16,7 @@ assignments through ARM, three clusters drifted), with the emulator's list page 
   reads per cluster on the rerun against the playbook's documented budget (one read of the cluster, two per kubelet
   role: 5); writes on the rerun (goal 0).
 
-About 7 minutes on 2 cores, most of it making the fleet and running the playbook.
+About 2 minutes on 2 cores (up to 9 when the machine is busy), most of it making the fleet and running the playbook.
 
     PYTHONPATH=tests python bench/fleet.py [--clusters 200] [--playbook-clusters 20]
 """

@@ -16,8 +16,8 @@ Cases: ``resource_group`` creating a group (a new name each run) and rerun on an
 cluster made once. Each case runs ``--runs`` times (module and script in turn); the table shows the median wall times,
 goal: module <= 1.3x script. ``details`` holds every run's wall and CPU seconds, the calls replayed, the requests the
 module made outside ARM (token, cloud metadata: the modules keep its document between runs, in a cache folder the
-set-up runs fill), and the start-up and import time of the module (with its SDK client) and of the script. About 5
-minutes.
+set-up runs fill), and the start-up and import time of the module (with its SDK client) and of the script. About a
+minute on 2 cores (five when the machine is busy).
 
     PYTHONPATH=tests python bench/module_overhead.py [--runs 5]
 """
