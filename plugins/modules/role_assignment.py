@@ -222,7 +222,11 @@ class Resolver(object):
         return resource_id(subscription=self.module.subscription_id, resource_group=facts["node_resource_group"])
 
     def role(self, scope):
-        """(role definition id, role name) at ``scope``; fails naming the role when it is unknown."""
+        """(role definition id, role name) at ``scope``; fails naming the role when it is unknown.
+
+        A GUID or id is read too, though the PUT would refuse an unknown one (RoleDefinitionDoesNotExist): so that a
+        wrong role fails before any write and in check mode as well, and the result can name the role.
+        """
         module = self.module
         role = module.params["role"]
         client = module.client("authorization")

@@ -151,6 +151,18 @@ def test_bad_input(run_module, azure, clients, auth, extra, words):
     assert result["failed"] and words in result["msg"] and clients.writes() == []
 
 
+@pytest.mark.parametrize("check_mode", [False, True])
+def test_unknown_role_guid_is_refused_before_any_write(run_module, azure, clients, auth, azure_error, check_mode):
+    """A GUID is read (not listed): an unknown one fails naming it, in check mode too, and nothing is written."""
+    azure.role_definitions.get.side_effect = azure_error(404, "RoleDefinitionDoesNotExist", "The specified role definition "
+                                                         "with ID '%s' does not exist." % ROLE_GUID)
+    result = run_module(role_assignment.main, base(auth, role=ROLE_GUID), check_mode=check_mode)
+    assert result["failed"] and "role definition %s does not exist at scope %s" % (ROLE_GUID, SCOPE) in result["msg"]
+    azure.role_definitions.get.assert_called_once_with(SCOPE.lstrip("/"), ROLE_GUID)
+    azure.role_definitions.list.assert_not_called()
+    assert clients.writes() == []
+
+
 def test_unknown_role_and_missing_cluster(run_module, azure, clients, auth, azure_error):
     azure.role_definitions.list.return_value = []
     result = run_module(role_assignment.main, base(auth, role="Nope"))
