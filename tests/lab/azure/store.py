@@ -2,7 +2,8 @@
 
 Everything the emulator knows lives in one SQLite file in the lab state folder, so that a SIGKILL
 and a restart lose nothing.  The server runs on one event loop thread, which is the only user of
-the connection; a request that changes state runs inside one transaction.
+the connection; a request that changes state runs inside one transaction.  That makes the answers
+of reads cacheable: a read answers from memory until the next write (or rollback) through the store.
 
 Resource ids are stored with the casing they were created with and looked up case-insensitively,
 as ARM does.
@@ -56,6 +57,8 @@ CREATE TABLE IF NOT EXISTS settings (
     value TEXT NOT NULL
 );
 """
+# Distinct cached reads kept at most between two writes.
+READ_CACHE_SIZE = 10_000
 
 
 @dataclass
@@ -133,6 +136,27 @@ class Store:
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
         self._depth = 0
+        self._read_cache = {}
+
+    def _read(self, query, arguments=()):
+        """The rows of a query, from memory when nothing was written since it last ran."""
+        key = (query, tuple(arguments))
+        rows = self._read_cache.get(key)
+        if rows is None:
+            if len(self._read_cache) >= READ_CACHE_SIZE:
+                self._read_cache.clear()
+            rows = self._read_cache[key] = self.db.execute(query, arguments).fetchall()
+        return rows
+
+    def _read_one(self, query, arguments=()):
+        """The first row of a cached query, or None."""
+        rows = self._read(query, arguments)
+        return rows[0] if rows else None
+
+    def _write(self, query, arguments=()):
+        """Run a statement that changes the state; every cached read is forgotten."""
+        self._read_cache.clear()
+        return self.db.execute(query, arguments)
 
     @contextlib.contextmanager
     def transaction(self):
@@ -150,6 +174,7 @@ class Store:
             yield
         except BaseException:
             self.db.execute("ROLLBACK")
+            self._read_cache.clear()
             raise
         else:
             self.db.execute("COMMIT")
@@ -163,22 +188,22 @@ class Store:
     # resources
     def get(self, resource_id):
         """The resource with this id (any casing), or None."""
-        row = self.db.execute("SELECT id, type, parent, body, internal FROM resources WHERE id = ?", (resource_id,)).fetchone()
+        row = self._read_one("SELECT id, type, parent, body, internal FROM resources WHERE id = ?", (resource_id,))
         return _resource(row) if row else None
 
     def save(self, resource):
         """Insert or replace a resource."""
-        self.db.execute(
+        self._write(
             "INSERT OR REPLACE INTO resources (id, type, parent, body, internal) VALUES (?, ?, ?, ?, ?)",
             (resource.id, resource.type, resource.parent, json.dumps(resource.body), json.dumps(resource.internal)))
 
     def delete(self, resource_id):
         """Remove one resource (children stay: callers cascade explicitly)."""
-        self.db.execute("DELETE FROM resources WHERE id = ?", (resource_id,))
+        self._write("DELETE FROM resources WHERE id = ?", (resource_id,))
 
     def children(self, parent_id, resource_type):
         """Resources of a type directly under a parent (resource group, scale set, cluster, scope)."""
-        rows = self.db.execute(
+        rows = self._read(
             "SELECT id, type, parent, body, internal FROM resources WHERE type = ? AND parent = ? ORDER BY rowid",
             (resource_type, parent_id))
         return [_resource(row) for row in rows]
@@ -191,17 +216,17 @@ class Store:
         if resource_type:
             query += " AND type = ?"
             arguments.append(resource_type)
-        return [_resource(row) for row in self.db.execute(query + " ORDER BY rowid", arguments)]
+        return [_resource(row) for row in self._read(query + " ORDER BY rowid", arguments)]
 
     def of_type(self, resource_type):
         """Every resource of a type."""
-        rows = self.db.execute("SELECT id, type, parent, body, internal FROM resources WHERE type = ? ORDER BY rowid", (resource_type,))
+        rows = self._read("SELECT id, type, parent, body, internal FROM resources WHERE type = ? ORDER BY rowid", (resource_type,))
         return [_resource(row) for row in rows]
 
     # operations
     def add_operation(self, operation):
         """Record a new operation."""
-        self.db.execute(
+        self._write(
             "INSERT INTO operations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (operation.id, operation.kind, operation.resource_id, operation.namespace, operation.location, operation.status,
              operation.started, operation.deadline, operation.ended, json.dumps(operation.params),
@@ -209,18 +234,21 @@ class Store:
 
     def finish_operation(self, operation):
         """Store the terminal status, error and result of an operation."""
-        self.db.execute(
+        self._write(
             "UPDATE operations SET status = ?, ended = ?, error = ?, result = ? WHERE id = ?",
             (operation.status, operation.ended, json.dumps(operation.error) if operation.error else None,
              json.dumps(operation.result) if operation.result else None, operation.id))
 
     def operation(self, operation_id):
         """The operation with this id, or None."""
-        row = self.db.execute("SELECT * FROM operations WHERE id = ? COLLATE NOCASE", (operation_id,)).fetchone()
+        row = self._read_one("SELECT * FROM operations WHERE id = ? COLLATE NOCASE", (operation_id,))
         return _operation(row) if row else None
 
     def due_operations(self, now):
         """Running operations whose deadline has passed, oldest first."""
+        earliest = self._read_one("SELECT MIN(deadline) FROM operations WHERE status = 'InProgress'")[0]
+        if earliest is None or earliest > now:
+            return []
         rows = self.db.execute("SELECT * FROM operations WHERE status = 'InProgress' AND deadline <= ? ORDER BY deadline", (now,))
         return [_operation(row) for row in rows]
 
@@ -231,79 +259,79 @@ class Store:
 
     def reschedule_operation(self, operation_id, deadline):
         """Move a running operation's deadline."""
-        self.db.execute("UPDATE operations SET deadline = ? WHERE id = ?", (deadline, operation_id))
+        self._write("UPDATE operations SET deadline = ? WHERE id = ?", (deadline, operation_id))
 
     def running_operations(self, resource_id):
         """Running operations on one resource."""
-        rows = self.db.execute("SELECT * FROM operations WHERE status = 'InProgress' AND resource_id = ?", (resource_id,))
+        rows = self._read("SELECT * FROM operations WHERE status = 'InProgress' AND resource_id = ?", (resource_id,))
         return [_operation(row) for row in rows]
 
     def operations(self, status=None):
         """Every operation (or those of one status), oldest first."""
         if status:
-            rows = self.db.execute("SELECT * FROM operations WHERE status = ? ORDER BY started", (status,))
+            rows = self._read("SELECT * FROM operations WHERE status = ? ORDER BY started", (status,))
         else:
-            rows = self.db.execute("SELECT * FROM operations ORDER BY started")
+            rows = self._read("SELECT * FROM operations ORDER BY started")
         return [_operation(row) for row in rows]
 
     def has_image(self, unique_id):
         """Whether a disk or snapshot uses this image (uniqueId)."""
-        return self.db.execute("SELECT 1 FROM resources WHERE json_extract(internal, '$.image') = ?", (unique_id,)).fetchone() is not None
+        return self._read_one("SELECT 1 FROM resources WHERE json_extract(internal, '$.image') = ?", (unique_id,)) is not None
 
     # principals
     def add_principal(self, principal):
         """Register a directory object."""
-        self.db.execute(
+        self._write(
             "INSERT OR REPLACE INTO principals VALUES (?, ?, ?, ?, ?, ?, ?)",
             (principal.object_id, principal.app_id, principal.principal_type, principal.display_name, principal.secret,
              json.dumps(principal.federated), principal.created))
 
     def principal(self, object_id):
         """The directory object with this object id, or None."""
-        row = self.db.execute("SELECT * FROM principals WHERE object_id = ?", (object_id,)).fetchone()
+        row = self._read_one("SELECT * FROM principals WHERE object_id = ?", (object_id,))
         return _principal(row) if row else None
 
     def principal_by_app(self, app_id):
         """The service principal of an application (client) id, or None."""
-        row = self.db.execute("SELECT * FROM principals WHERE app_id = ?", (app_id,)).fetchone()
+        row = self._read_one("SELECT * FROM principals WHERE app_id = ?", (app_id,))
         return _principal(row) if row else None
 
     def principals(self):
         """Every directory object."""
-        return [_principal(row) for row in self.db.execute("SELECT * FROM principals ORDER BY created")]
+        return [_principal(row) for row in self._read("SELECT * FROM principals ORDER BY created")]
 
     def delete_principal(self, object_id):
         """Remove a directory object."""
-        self.db.execute("DELETE FROM principals WHERE object_id = ?", (object_id,))
+        self._write("DELETE FROM principals WHERE object_id = ?", (object_id,))
 
     # fault rules
     def save_fault(self, rule_id, rule):
         """Insert or update a fault rule (JSON); a new rule comes after the others."""
-        if self.db.execute("UPDATE faults SET rule = ? WHERE id = ?", (json.dumps(rule), rule_id)).rowcount == 0:
-            self.db.execute("INSERT INTO faults VALUES (?, ?)", (rule_id, json.dumps(rule)))
+        if self._write("UPDATE faults SET rule = ? WHERE id = ?", (json.dumps(rule), rule_id)).rowcount == 0:
+            self._write("INSERT INTO faults VALUES (?, ?)", (rule_id, json.dumps(rule)))
 
     def delete_fault(self, rule_id):
         """Remove a fault rule."""
-        self.db.execute("DELETE FROM faults WHERE id = ?", (rule_id,))
+        self._write("DELETE FROM faults WHERE id = ?", (rule_id,))
 
     def faults(self):
         """Every fault rule (JSON), oldest first."""
-        return [json.loads(row[0]) for row in self.db.execute("SELECT rule FROM faults ORDER BY rowid")]
+        return [json.loads(row[0]) for row in self._read("SELECT rule FROM faults ORDER BY rowid")]
 
     # settings
     def setting(self, key, default=None):
         """A stored setting (JSON value)."""
-        row = self.db.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        row = self._read_one("SELECT value FROM settings WHERE key = ?", (key,))
         return json.loads(row[0]) if row else default
 
     def set_setting(self, key, value):
         """Store a setting (JSON value)."""
-        self.db.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", (key, json.dumps(value)))
+        self._write("INSERT OR REPLACE INTO settings VALUES (?, ?)", (key, json.dumps(value)))
 
     def wipe(self, keep_settings):
         """Forget every resource, operation and principal, and the settings not named in ``keep_settings``."""
         with self.transaction():
             for table in ("resources", "operations", "principals"):
-                self.db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
+                self._write(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
             marks = ",".join("?" * len(keep_settings))
-            self.db.execute(f"DELETE FROM settings WHERE key NOT IN ({marks})", list(keep_settings))  # noqa: S608
+            self._write(f"DELETE FROM settings WHERE key NOT IN ({marks})", list(keep_settings))  # noqa: S608
