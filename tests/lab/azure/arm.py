@@ -10,6 +10,7 @@ Mirrors Azure Resource Manager's wire behaviour:
 
 import base64
 import binascii
+import functools
 import json
 import re
 import time
@@ -152,16 +153,21 @@ class Router:
 
     def __init__(self, routes):
         self.routes = list(routes)
+        # a request's route depends on its method and path alone: clients repeat the same few, so they are matched once
+        self._find = functools.lru_cache(maxsize=4096)(self._search)
 
     def match(self, method, path):
         """The handler and path parameters, or an ArmError (404 for unknown paths, 405 for unknown methods)."""
-        method = "GET" if method == "HEAD" else method
+        handler, params = self._find("GET" if method == "HEAD" else method, path)
+        return handler, dict(params)
+
+    def _search(self, method, path):
         path_known = False
         for route in self.routes:
             found = route.regex.match(path)
             if found:
                 if route.method == method:
-                    return route.handler, found.groupdict()
+                    return route.handler, tuple(found.groupdict().items())
                 path_known = True
         if path_known:
             raise ArmError(405, "MethodNotAllowed", f"The requested method '{method}' is not allowed for '{path}'.")
