@@ -124,7 +124,7 @@ class Identity:
         bad = [group for group in group_ids if not isinstance(group, str) or not GUID.match(group)]
         if bad:
             raise ValueError(f"group object ids are GUIDs, not {', '.join(map(str, bad))}")
-        memberships = self.emulator.store.setting(GROUP_MEMBERSHIPS, {})
+        memberships = dict(self.emulator.store.setting(GROUP_MEMBERSHIPS, {}))
         current = memberships.get(object_id.lower(), [])
         memberships[object_id.lower()] = current + [group.lower() for group in group_ids if group.lower() not in current]
         self.emulator.store.set_setting(GROUP_MEMBERSHIPS, memberships)

@@ -59,6 +59,8 @@ CREATE TABLE IF NOT EXISTS settings (
 """
 # Distinct cached reads kept at most between two writes.
 READ_CACHE_SIZE = 10_000
+# What the read cache holds for a setting that is not stored.
+NOT_STORED = object()
 
 
 @dataclass
@@ -320,9 +322,13 @@ class Store:
 
     # settings
     def setting(self, key, default=None):
-        """A stored setting (JSON value)."""
-        row = self._read_one("SELECT value FROM settings WHERE key = ?", (key,))
-        return json.loads(row[0]) if row else default
+        """A stored setting (JSON value, decoded once until the next write: callers change a copy, never the value)."""
+        cache_key = ("setting", key)
+        if cache_key not in self._read_cache:
+            row = self.db.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+            self._read_cache[cache_key] = json.loads(row[0]) if row else NOT_STORED
+        value = self._read_cache[cache_key]
+        return default if value is NOT_STORED else value
 
     def set_setting(self, key, value):
         """Store a setting (JSON value)."""
