@@ -21,6 +21,7 @@ Mirrored behaviour (Azure RBAC: "Understand Azure role definitions", "Track asyn
   locations and a resource provider needs a role assignment somewhere in the subscription.
 """
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -32,7 +33,7 @@ VERBS = {"GET": "read", "HEAD": "read", "PUT": "write", "PATCH": "write", "DELET
 OPERATION_COLLECTIONS = ("operations", "operationresults")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Need:
     """What a request needs: ``operation`` over ``scope``; ``kind`` says how it is checked.
 
@@ -86,8 +87,9 @@ def _provider_need(method, parts, at, path):
     return Need("scoped", "/".join([namespace, *tail[0::2], VERBS[method]]), path)
 
 
+@functools.lru_cache(maxsize=4096)
 def need(method, path):
-    """What a request (method and decoded path) needs to be allowed."""
+    """What a request (method and decoded path) needs to be allowed (a pure function of both: worked out once)."""
     parts = [part for part in path.split("/") if part]
     lowered = [part.lower() for part in parts]
     path = "/" + "/".join(parts)
