@@ -15,7 +15,7 @@ description:
   - Deleting waits until Azure has deleted the group and everything in it (the cascade), within O(timeout).
   - A group that still holds resources is only deleted with O(force_delete_nonempty=true).
 notes:
-  - ARM has no conditional create for resource groups: when two runs both read the group as absent and create it, both
+  - ARM has no conditional create for resource groups. When two runs both read the group as absent and create it, both
     PUTs succeed, and the later one (answered 200 rather than 201 Created) reports RV(found_existing) and C(changed=false),
     yet its tags replaced those of the earlier one. Give runs that may race the same tags.
 author:
