@@ -57,6 +57,8 @@ def _render(reply, head=False):
 
 
 async def _body(request):
+    if "content-length" not in request.headers and "transfer-encoding" not in request.headers:
+        return {}  # HTTP/1.1: a request with neither header has no body (most GETs), so none is awaited
     raw = await request.body()
     if not raw:
         return {}
