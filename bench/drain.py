@@ -445,8 +445,8 @@ def main() -> int:
             peer=len(cli["evicted_too_soon"]), peer_name="kubectl", goal_on="value",
             note=f"k8s_drain {len(library['evicted_too_soon'])}; settle {SETTLE} s"),
     ]
-    details = {"statefulsets": len(STATEFULSETS), "start": {key: state[key] for key in ("placement", "load", "node_a", "zone_a",
-                                                                                         "zone_b", "zone_b_name")},
+    started_with = ("placement", "load", "node_a", "zone_a", "zone_b", "zone_b_name")
+    details = {"statefulsets": len(STATEFULSETS), "start": {key: state[key] for key in started_with},
                "durations": {kind: durations[kind] for kind in ("pod.stop", "vm.detach", "vm.attach", "pod.start", "pod.ready")},
                "floor": {"A": floor_a, "B1": floor_b1}, "restore_seconds": restores,
                "contenders": {name: {key: value for key, value in result.items() if key not in ("lives", "compared", "began")}

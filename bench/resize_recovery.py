@@ -171,9 +171,9 @@ def main():
         set_up = round(time.monotonic() - started, 1)
         resize_rows, resize_details = resize(started_lab, times)
         recovery_rows, recovery_details = recovery(started_lab, times)
+    kinds = ("vm.attach", "vm.detach", "disk.update", "vm.deallocate", "pod.start", "pod.ready", "pod.stop")
     details = {"set_up_seconds": set_up, "resize": resize_details, "recovery": recovery_details,
-               "profile": {kind: times[kind] for kind in ("vm.attach", "vm.detach", "disk.update", "vm.deallocate",
-                                                           "pod.start", "pod.ready", "pod.stop")}}
+               "profile": {kind: times[kind] for kind in kinds}}
     path = write_result("resize_recovery", resize_rows + recovery_rows, "realistic (spread 0)", started, details)
     print(f"resize_recovery: wrote {path.relative_to(REPO)}")
 

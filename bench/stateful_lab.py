@@ -148,4 +148,3 @@ def wait_lines(lab, ordinals, lines: int, timeout: float = 60) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"the writers did not write {lines} lines within {timeout} s")
         time.sleep(1)
-
