@@ -7,6 +7,7 @@ table from those files, so a figure can also run alone.
 
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -77,6 +78,20 @@ def table(results: list[dict]) -> str:
                           _number(row["floor"]), _number(row["ratio"]), goal, "yes" if row["met"] else "NO"))
     widths = [max(len(line[column]) for line in lines) for column in range(len(header))]
     return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in lines)
+
+
+def timed(argv, env):
+    """Run ``argv``; (its standard output, wall seconds from start to exit, CPU seconds). Fails on a non-zero exit.
+
+    The CPU seconds (user and system) say what the run costs whatever else the machine is doing meanwhile."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.monotonic()
+    done = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, check=False, timeout=600)  # noqa: S603 - this Python
+    seconds = time.monotonic() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode:
+        raise SystemExit("%s failed (%d):\n%s\n%s" % (" ".join(argv[:3]), done.returncode, done.stdout[-2000:], done.stderr[-2000:]))
+    return done.stdout, seconds, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 class Lab:

@@ -24,16 +24,14 @@ About 2 minutes on 2 cores (up to 9 when the machine is busy), most of it making
 import argparse
 import importlib.util
 import os
-import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import REPO, Row, write_result  # noqa: E402  pylint: disable=wrong-import-position
+from common import REPO, Row, timed, write_result  # noqa: E402  pylint: disable=wrong-import-position
 
 PAGE_SIZE = 100  # the emulator's default, as ARM pages managed clusters
 COLD_RUNS = 3
@@ -64,17 +62,10 @@ def fleet_module():
     return module
 
 
-def timed(argv, env):
-    """Run ``argv`` from the repository; (its standard output, {"wall", "cpu"} seconds). Fails on a non-zero exit."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.monotonic()
-    done = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, check=False, timeout=600)  # noqa: S603 - this Python
-    seconds = time.monotonic() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if done.returncode:
-        raise SystemExit("%s failed (%d):\n%s" % (" ".join(argv[:3]), done.returncode, done.stderr[-2000:]))
-    return done.stdout, {"wall": round(seconds, 3),
-                         "cpu": round((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), 3)}
+def timed_seconds(argv, env):
+    """``common.timed`` with its seconds as {"wall", "cpu"}."""
+    output, wall, cpu = timed(argv, env)
+    return output, {"wall": wall, "cpu": cpu}
 
 
 def inventory_figures(fleet, arm_calls, list_pages, cache_dir):
@@ -92,10 +83,10 @@ def inventory_figures(fleet, arm_calls, list_pages, cache_dir):
     cached = {"wall": round(seconds["wall"], 3), "cpu": round(seconds["cpu"], 3), **arm_calls(requests)}
 
     env = fleet.env()
-    plain = [timed([sys.executable, str(Path(__file__).resolve()), "--plain-list"], env) for _run in range(COLD_RUNS)]
+    plain = [timed_seconds([sys.executable, str(Path(__file__).resolve()), "--plain-list"], env) for _run in range(COLD_RUNS)]
     if any(int(output) != fleet.size for output, _seconds in plain):
         raise SystemExit("the plain list found %s clusters, not %d" % ([output.strip() for output, _seconds in plain], fleet.size))
-    startup = [timed([str(Path(sys.executable).parent / "ansible-inventory"), "-i", "localhost,", "--list"], env)[1]
+    startup = [timed_seconds([str(Path(sys.executable).parent / "ansible-inventory"), "-i", "localhost,", "--list"], env)[1]
                for _run in range(COLD_RUNS)]
 
     cold_wall, cold_cpu = (statistics.median(run[key] for run in cold) for key in ("wall", "cpu"))

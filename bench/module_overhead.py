@@ -26,15 +26,13 @@ import argparse
 import importlib
 import json
 import os
-import resource
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import REPO, Row, lab, write_result  # noqa: E402  pylint: disable=wrong-import-position
+from common import REPO, Row, lab, timed, write_result  # noqa: E402  pylint: disable=wrong-import-position
 
 GOAL = 1.3
 MODULES = "ansible_collections.kubedisk.aks.plugins.modules."
@@ -87,18 +85,6 @@ def api_version(path):
 
 
 # ----- the measurement ---------------------------------------------------------------------------
-def timed(argv, env):
-    """Run ``argv``; (its standard output, wall seconds from start to exit, CPU seconds). Fails on a non-zero exit.
-
-    The CPU seconds (user and system) say what the run costs whatever else the machine is doing meanwhile."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.monotonic()
-    done = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, check=False, timeout=600)  # noqa: S603 - this Python
-    seconds = time.monotonic() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if done.returncode:
-        raise SystemExit("%s failed (%d):\n%s\n%s" % (" ".join(argv[:3]), done.returncode, done.stdout[-2000:], done.stderr[-2000:]))
-    return done.stdout, seconds, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 class Bench:
