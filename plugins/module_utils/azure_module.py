@@ -74,9 +74,8 @@ LOCATIONS_API_VERSION = "2022-12-01"
 # 409 codes of a write refused while another operation runs on the resource (AKS says OperationNotAllowed "... in
 # progress ...").
 IN_PROGRESS_CODES = frozenset(["AnotherOperationInProgress", "OperationPreempted"])
-# Codes of a create refused because what it asks for exists already: under another name (a role assignment), or in
-# another region (a resource group, which keeps its location).
-EXISTS_CODES = frozenset(["RoleAssignmentExists", "InvalidResourceGroupLocation"])
+# Codes of a create refused because what it asks for exists already under another name.
+EXISTS_CODES = frozenset(["RoleAssignmentExists"])
 
 # name -> (python module, class, PyPI package, takes a subscription id)
 CLIENTS = {
@@ -430,20 +429,23 @@ class AzureModule(object):
     def create(self, what, read, func, *args, **kwargs):
         """Create a resource that was read as absent; returns ``(resource, True)``, or ``(what is there, False)``.
 
-        The module's own read of the resource, moments before, found nothing: it is not read again before the write
-        (that would only narrow by those moments the window in which a run beside this one makes the same name). A
-        create that Azure refuses because the resource was made meanwhile (``made_meanwhile``) is not repeated: then
-        ``read()`` (None when absent) reads the resource once it has settled (``current``, within the deadline) and it
-        is handed back for the module to compare with what it asks for (and to say so with ``found_existing``); this
-        run's only write is the refused request. ``func`` starts a long-running operation (a poller, waited for) or is
-        a synchronous call.
+        A run beside this one may create the same name since the first read. So ``read()`` (None when absent) is made
+        once more just before the write (a resource found Failed there is replaced by the create, as a rerun does),
+        and a create that Azure refuses because the resource was made meanwhile (``made_meanwhile``) is not repeated:
+        either way the resource is read once it has settled (``current``, within the deadline) and handed back for the
+        module to compare with what it asks for (and to say so with ``found_existing``); this run's only write is the
+        refused request. ``func`` starts a long-running operation (a poller, waited for) or is a synchronous call.
         """
+        reading = "%s: reading it again" % what
+        found = self.current(reading, read)
+        if found is not None and (provisioning_state(found) or "").lower() != "failed":  # a failed one, the create replaces
+            return found, False
         try:
             outcome = func(*args, **kwargs)
         except AzureError as exc:
             if not made_meanwhile(exc):
                 self.fail_json_azure(exc, "%s (request)" % what)
-            found = self.current("%s: reading what was made meanwhile" % what, read)
+            found = self.current(reading, read)
             if found is None:
                 self.fail_json_azure(exc, "%s (request; refused, yet nothing of the name is there)" % what)
             return found, False

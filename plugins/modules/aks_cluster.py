@@ -363,9 +363,9 @@ operations:
   sample: ["create cluster aks-stateful"]
 found_existing:
   description:
-    - True when another run created the cluster between this run's first read and its create (Azure refused the create
-      for it); this run then compared it with what was asked instead of creating it again, and a warning says so.
-      C(changed) is false unless it differed in something that can be updated.
+    - True when another run created the cluster between this run's first read and its create (at the last read before the
+      write, or because Azure refused the create for it); this run then compared it with what was asked instead of
+      creating it again, and a warning says so. C(changed) is false unless it differed in something that can be updated.
   returned: when another run created it meanwhile
   type: bool
   sample: true

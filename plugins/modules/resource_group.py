@@ -15,9 +15,10 @@ description:
   - Deleting waits until Azure has deleted the group and everything in it (the cascade), within O(timeout).
   - A group that still holds resources is only deleted with O(force_delete_nonempty=true).
 notes:
-  - ARM has no conditional create for resource groups. When two runs both read the group as absent and create it, both
-    PUTs succeed, and the later one (answered 200 rather than 201 Created) reports RV(found_existing) and C(changed=false),
-    yet its tags replaced those of the earlier one. Give runs that may race the same tags.
+  - ARM has no conditional create for resource groups. The group is read once more right before it is created, so a run
+    that starts after another made it finds it and compares; but when two runs create the same group at the same moment,
+    both PUTs succeed, and the later one reports RV(found_existing) and C(changed=false), yet its tags replaced those of the
+    earlier one. Give runs that may race the same tags.
 author:
   - kubedisk.aks maintainers (@kubedisk)
 options:
@@ -93,10 +94,9 @@ resource_group:
       sample: Succeeded
 found_existing:
   description:
-    - True when another run created the resource group between this run's first read and its create (Azure answered the
-      create 200 rather than 201 Created, or refused it because the group is in another region); this run then compared
-      it with what was asked instead of creating it again, and a warning says so. C(changed) is false unless it differed
-      in something that can be updated.
+    - True when another run created the resource group between this run's first read and its create (at the last read before the
+      write, or because Azure refused the create for it); this run then compared it with what was asked instead of
+      creating it again, and a warning says so. C(changed) is false unless it differed in something that can be updated.
   returned: when another run created it meanwhile
   type: bool
   sample: true

@@ -241,26 +241,23 @@ def test_create_refused_as_made_meanwhile_reads_instead_of_retrying(make, azure_
     def put():
         puts.append(1)
         raise azure_error(status, code, message)
-    read = answers_of(Resource("Creating"), Resource("Succeeded"))
+    read = answers_of(azure_error(404, "ResourceNotFound"), Resource("Creating"), Resource("Succeeded"))
     found, created = module.create("creating snapshot s", read, put)
     assert (found.provisioning_state, created, len(puts)) == ("Succeeded", False, 1)
 
 
-def test_create_writes_without_reading_again_and_reads_only_after_a_refusal(make, azure_error, poller):
+def test_create_writes_only_when_the_last_look_finds_nothing_or_a_failed_one(make, azure_error, poller):
     module = make({"timeout": 60})
-    puts, reads = [], []
+    puts = []
 
     def start():
         puts.append(1)
         return poller(result="made")
-
-    def read():
-        reads.append(1)
-        return None
-    assert module.create("creating d", read, start) == ("made", True) and (len(puts), len(reads)) == (1, 0)
+    assert module.create("creating d", answers_of(Resource("Succeeded")), start)[1] is False and not puts
+    assert module.create("creating d", answers_of(Resource("Failed")), start) == ("made", True)
+    assert module.create("creating d", answers_of(azure_error(404, "ResourceNotFound")), start) == ("made", True) and len(puts) == 2
     with pytest.raises(Failed, match="creating d \\(request\\): BadRequest"):
-        module.create("creating d", read, raiser(azure_error(400, "BadRequest", "bad size")))
-    assert not reads
+        module.create("creating d", answers_of(azure_error(404, "ResourceNotFound")), raiser(azure_error(400, "BadRequest", "bad size")))
     with pytest.raises(Failed, match="refused, yet nothing of the name is there"):
-        module.create("creating d", read, raiser(azure_error(409, "AnotherOperationInProgress", "in progress")))
-    assert len(reads) == 1
+        module.create("creating d", answers_of(azure_error(404, "ResourceNotFound")),
+                      raiser(azure_error(409, "AnotherOperationInProgress", "in progress")))

@@ -217,7 +217,7 @@ def test_module_cluster_made_meanwhile(run_module, clients, auth, azure_error, m
     cs = clients["containerservice"]
     creating = copy.deepcopy(CURRENT)
     creating["properties"]["provisioningState"] = "Creating"
-    answers = [azure_error(404, "ResourceNotFound"), Model(creating), Model(copy.deepcopy(CURRENT))]
+    answers = [azure_error(404, "ResourceNotFound"), azure_error(404, "ResourceNotFound"), Model(creating), Model(copy.deepcopy(CURRENT))]
 
     def get(rg, name):
         answer = answers.pop(0) if len(answers) > 1 else answers[0]

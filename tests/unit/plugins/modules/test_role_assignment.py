@@ -67,7 +67,7 @@ def test_create_with_deterministic_name_and_service_principal_type(run_module, a
     assert sent == {"properties": {"roleDefinitionId": ROLE_ID, "principalId": PRINCIPAL, "principalType": "ServicePrincipal"}}
     azure.role_definitions.list.assert_called_once_with(SCOPE.lstrip("/"), filter="roleName eq 'Virtual Machine Contributor'")
     calls = azure.role_assignments.list_for_scope.call_args_list
-    assert len(calls) == 1, "one list, before the write"
+    assert len(calls) == 2, "the first read and the last look just before the write"
     assert all(c == ((SCOPE.lstrip("/"),), {"filter": "principalId eq '%s'" % PRINCIPAL}) for c in calls)
 
 
@@ -95,7 +95,7 @@ def test_assignment_made_meanwhile_is_reported(run_module, azure, auth, azure_er
     """Both runs listed no assignment and both PUT: the later one reports the assignment it found, changed=false."""
     warned = record_warnings(monkeypatch)
     theirs = assignment(name="theirs")
-    azure.role_assignments.list_for_scope.side_effect = [[], [theirs]]
+    azure.role_assignments.list_for_scope.side_effect = [[], [], [theirs]]
     azure.role_assignments.create.side_effect = sdk_answers(
         azure_error(409, answer, "The role assignment already exists.") if answer == "RoleAssignmentExists" else (200, theirs))
     result = run_module(role_assignment.main, base(auth))
@@ -103,6 +103,12 @@ def test_assignment_made_meanwhile_is_reported(run_module, azure, auth, azure_er
     assert result["assignment"]["name"] == "theirs" if answer == "RoleAssignmentExists" else result["assignment"]["id"] == theirs["id"]
     assert any("created meanwhile by another run" in w for w in warned)
     assert azure.role_assignments.create.call_count == 1
+
+
+def test_assignment_made_before_the_last_look_is_not_written(run_module, azure, clients, auth):
+    azure.role_assignments.list_for_scope.side_effect = [[], [assignment(name="theirs")]]
+    result = run_module(role_assignment.main, base(auth))
+    assert not result["changed"] and result["found_existing"] and clients.writes() == []
 
 
 def test_principal_not_found_is_retried_then_succeeds(run_module, azure, auth, azure_error, monkeypatch):
