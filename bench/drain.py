@@ -42,7 +42,6 @@ Goals: ours' wall <= 1.05 x floor and <= kubectl's; no replica stranded; fewer r
 no replica evicted again within the settle time; no more API requests than the kubernetes.core peer.
 """
 
-import datetime
 import json
 import os
 import subprocess
@@ -56,6 +55,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 # pylint: disable=wrong-import-position  # the bench folder first, as bench/run.py runs figures
 from common import REPO, Row, lab, write_result  # noqa: E402
 from kube_requests import CountingFront  # noqa: E402
+from stateful_lab import stamp  # noqa: E402
 from kubernetes import client, watch  # noqa: E402
 
 from lab.cli.data import claim_text  # noqa: E402
@@ -181,12 +181,6 @@ def evicted_too_soon(lives: list, start: float) -> list:
 
 
 # --- the writer's lines ------------------------------------------------------------------------------------------
-
-
-def stamp(line: str) -> float:
-    """Epoch seconds of a writer line (``<UTC time> <namespace>/<pod> <node>``)."""
-    moment = datetime.datetime.strptime(line.split()[0].rstrip("Z")[:26], "%Y-%m-%dT%H:%M:%S.%f")
-    return moment.replace(tzinfo=datetime.timezone.utc).timestamp()
 
 
 def writer_lines(labdir, pod: str) -> list:
